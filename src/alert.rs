@@ -1,0 +1,48 @@
+//! The alert hook: a shell command run on HOLD so a person looks. Its
+//! failure is reported and never changes the verdict.
+
+use std::time::Duration;
+
+pub struct AlertContext<'a> {
+    pub verdict: &'a str,
+    pub work_item: &'a str,
+    pub repo: &'a str,
+    pub class: &'a str,
+    pub rule: &'a str,
+    pub reason: &'a str,
+    pub log_path: &'a str,
+}
+
+const ALERT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Ok(()) when the hook ran and exited 0; Err(message) otherwise.
+pub fn run(command: &str, ctx: &AlertContext) -> Result<(), String> {
+    let expr = duct::cmd("sh", ["-c", command])
+        .env("STAGERUN_VERDICT", ctx.verdict)
+        .env("STAGERUN_WORK_ITEM", ctx.work_item)
+        .env("STAGERUN_REPO", ctx.repo)
+        .env("STAGERUN_CLASS", ctx.class)
+        .env("STAGERUN_RULE", ctx.rule)
+        .env("STAGERUN_REASON", ctx.reason)
+        .env("STAGERUN_LOG", ctx.log_path)
+        .stdin_null()
+        .stdout_to_stderr()
+        .unchecked()
+        .before_spawn(|c| {
+            use std::os::unix::process::CommandExt;
+            c.process_group(0);
+            Ok(())
+        });
+    let handle = expr.start().map_err(|e| format!("alert hook could not start: {e}"))?;
+    let pgid = handle.pids().first().copied().unwrap_or(0) as i32;
+    match handle.wait_timeout(ALERT_TIMEOUT) {
+        Ok(Some(out)) if out.status.success() => Ok(()),
+        Ok(Some(out)) => Err(format!("alert hook exited with {}", out.status)),
+        Ok(None) => {
+            crate::supervise::terminate_group(pgid, Duration::from_secs(1), false);
+            let _ = handle.wait();
+            Err(format!("alert hook timed out after {}s", ALERT_TIMEOUT.as_secs()))
+        }
+        Err(e) => Err(format!("alert hook failed: {e}")),
+    }
+}

@@ -1,0 +1,219 @@
+//! Reads one output stream of the suite: passes it through live, keeps a
+//! bounded tail for the log, and scans every line (not just the tail) for
+//! check lines and classification patterns. Memory stays bounded whatever the
+//! suite prints.
+
+use crate::checks::CheckTable;
+use regex::bytes::{Regex, RegexSet};
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// Lines longer than this are matched and kept by their first part only.
+pub const MAX_LINE: usize = 64 * 1024;
+/// A tail line is shortened to this for the log.
+const TAIL_LINE_MAX: usize = 2000;
+
+#[derive(Debug, Default, Clone)]
+pub struct Tail {
+    lines: VecDeque<Vec<u8>>,
+    max_lines: usize,
+}
+
+impl Tail {
+    pub fn new(max_lines: usize) -> Tail {
+        Tail {
+            lines: VecDeque::with_capacity(max_lines.min(1024)),
+            max_lines,
+        }
+    }
+    fn push(&mut self, line: &[u8], truncated: bool) {
+        if self.max_lines == 0 {
+            return;
+        }
+        if self.lines.len() == self.max_lines {
+            self.lines.pop_front();
+        }
+        let mut kept = line[..line.len().min(TAIL_LINE_MAX)].to_vec();
+        if truncated || line.len() > TAIL_LINE_MAX {
+            kept.extend_from_slice(" …[line truncated]".as_bytes());
+        }
+        self.lines.push_back(kept);
+    }
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for l in &self.lines {
+            out.push_str(&String::from_utf8_lossy(l));
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Per-stream line state.
+#[derive(Debug)]
+pub struct LineScanner {
+    patterns: Option<RegexSet>,
+    /// `hits[i]` is true once pattern i matched any line.
+    pub hits: Vec<bool>,
+    check_pattern: Option<Regex>,
+    pub checks: CheckTable,
+    pub tail: Tail,
+    partial: Vec<u8>,
+    partial_overflow: bool,
+    pub bytes: u64,
+    pub lines: u64,
+}
+
+impl LineScanner {
+    pub fn new(patterns: Option<RegexSet>, check_pattern: Option<Regex>, tail_lines: usize) -> Self {
+        let n = patterns.as_ref().map(RegexSet::len).unwrap_or(0);
+        LineScanner {
+            patterns,
+            hits: vec![false; n],
+            check_pattern,
+            checks: CheckTable::default(),
+            tail: Tail::new(tail_lines),
+            partial: Vec::new(),
+            partial_overflow: false,
+            bytes: 0,
+            lines: 0,
+        }
+    }
+
+    pub fn feed(&mut self, mut chunk: &[u8]) {
+        self.bytes += chunk.len() as u64;
+        while let Some(pos) = chunk.iter().position(|b| *b == b'\n') {
+            let (head, rest) = chunk.split_at(pos);
+            if self.partial.is_empty() && !self.partial_overflow {
+                self.line(head, false);
+            } else {
+                self.append_partial(head);
+                let line = std::mem::take(&mut self.partial);
+                let overflow = std::mem::replace(&mut self.partial_overflow, false);
+                self.line(&line, overflow);
+                self.partial = line;
+                self.partial.clear();
+            }
+            chunk = &rest[1..];
+        }
+        self.append_partial(chunk);
+    }
+
+    fn append_partial(&mut self, bytes: &[u8]) {
+        let room = MAX_LINE.saturating_sub(self.partial.len());
+        if bytes.len() > room {
+            self.partial_overflow = true;
+        }
+        self.partial.extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// Flushes a last line that had no newline.
+    pub fn finish(&mut self) {
+        if !self.partial.is_empty() || self.partial_overflow {
+            let line = std::mem::take(&mut self.partial);
+            let overflow = std::mem::replace(&mut self.partial_overflow, false);
+            self.line(&line, overflow);
+        }
+    }
+
+    fn line(&mut self, raw: &[u8], truncated: bool) {
+        self.lines += 1;
+        let capped = &raw[..raw.len().min(MAX_LINE)];
+        let line = capped.strip_suffix(b"\r").unwrap_or(capped);
+        if let Some(set) = &self.patterns {
+            for i in set.matches(line).iter() {
+                self.hits[i] = true;
+            }
+        }
+        if let Some(re) = &self.check_pattern {
+            self.checks.observe(re, line);
+        }
+        self.tail.push(line, truncated || raw.len() > MAX_LINE);
+    }
+}
+
+/// Where live output goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Echo {
+    None,
+    Stdout,
+    Stderr,
+}
+
+/// Copies `reader` to `echo` and into `scanner` until EOF. `last_output`
+/// holds milliseconds since `start` of the last byte seen, for the heartbeat.
+pub fn pump(
+    mut reader: impl Read,
+    echo: Echo,
+    scanner: Arc<Mutex<LineScanner>>,
+    last_output: Arc<AtomicU64>,
+    start: Instant,
+) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut echo_ok = echo != Echo::None;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        last_output.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        if echo_ok {
+            // A closed terminal or pipe on our side must not stop the capture.
+            echo_ok = match echo {
+                Echo::Stdout => std::io::stdout().lock().write_all(&buf[..n]).is_ok(),
+                Echo::Stderr => std::io::stderr().lock().write_all(&buf[..n]).is_ok(),
+                Echo::None => false,
+            };
+        }
+        if let Ok(mut s) = scanner.lock() {
+            s.feed(&buf[..n]);
+        }
+    }
+    if let Ok(mut s) = scanner.lock() {
+        s.finish();
+    }
+    if echo == Echo::Stdout {
+        let _ = std::io::stdout().flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_lines_across_chunks_and_keeps_a_bounded_tail() {
+        let set = RegexSet::new([r"^needle$"]).unwrap();
+        let mut s = LineScanner::new(Some(set), None, 3);
+        for chunk in [&b"a\nne"[..], b"edle\r\nb\nc", b"\nd"] {
+            s.feed(chunk);
+        }
+        s.finish();
+        assert!(s.hits[0]);
+        assert_eq!(s.lines, 5);
+        assert_eq!(s.tail.text(), "b\nc\nd\n");
+    }
+
+    #[test]
+    fn very_long_lines_are_capped_not_buffered() {
+        let mut s = LineScanner::new(None, None, 2);
+        let big = vec![b'x'; MAX_LINE * 4];
+        s.feed(&big);
+        s.feed(b"\nshort\n");
+        assert!(s.partial.capacity() <= MAX_LINE * 2);
+        assert_eq!(s.lines, 2);
+        assert!(s.tail.text().contains("[line truncated]"));
+    }
+
+    #[test]
+    fn non_utf8_is_kept_lossily() {
+        let mut s = LineScanner::new(None, None, 2);
+        s.feed(b"caf\xe9\n");
+        assert_eq!(s.tail.text(), "caf\u{fffd}\n");
+    }
+}

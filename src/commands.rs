@@ -1,0 +1,90 @@
+//! `gate` and `classify`.
+
+use crate::classify::{self, RuleSet};
+use crate::cli::{ClassifyArgs, GateArgs};
+use crate::config::DEFAULT_CHECK_LINE_PATTERN;
+use crate::exit::{self, Exit};
+use crate::workitem::LOG_FILE;
+use anyhow::Result;
+
+/// Reads the verdict back. A missing or unreadable verdict is HOLD (75):
+/// the gate never lets a work item through, nor rolls it back, on a verdict
+/// it cannot read.
+pub fn gate(args: &GateArgs) -> Result<u8> {
+    let dir = &args.work_item_dir;
+    if !dir.is_dir() {
+        return Err(Exit::usage(format!("work item `{}` is not a folder", dir.display())));
+    }
+    let path = dir.join(LOG_FILE);
+    let text = match std::fs::read(&path) {
+        Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+        Err(e) => {
+            return Err(Exit::hold(format!(
+                "gate: no verdict: cannot read {}: {}",
+                path.display(),
+                crate::workitem::describe_io(&e)
+            )));
+        }
+    };
+    match crate::log::read_verdict(&text) {
+        Ok(v) => {
+            eprintln!("stagerun: gate {}: staging_status {v}", path.display());
+            if args.json {
+                println!("{}", serde_json::json!({"verdict": v, "exit_code": v.exit_code(), "log_path": path}));
+            }
+            Ok(v.exit_code())
+        }
+        Err(why) => Err(Exit::hold(format!("gate: malformed log {}: {why}", path.display()))),
+    }
+}
+
+pub fn classify(args: &ClassifyArgs) -> Result<u8> {
+    let signal = match &args.signal {
+        Some(s) => Some(
+            crate::signals::parse(s).ok_or_else(|| Exit::usage(format!("--signal: `{s}` is not a signal")))?,
+        ),
+        None => None,
+    };
+    if args.exit_code.is_none() && signal.is_none() && !args.timed_out {
+        return Err(Exit::usage("classify needs --exit-code, --signal or --timed-out"));
+    }
+    let rules = RuleSet::load(args.rules.as_deref())?;
+    let check = regex::bytes::Regex::new(DEFAULT_CHECK_LINE_PATTERN)?;
+    let (mut out, mut err) = classify::scanners(&rules, &check, 0);
+    if let Some(p) = &args.stdout_file {
+        crate::runner::scan_file(p, &mut out)?;
+    }
+    if let Some(p) = &args.stderr_file {
+        crate::runner::scan_file(p, &mut err)?;
+    }
+    let ev = classify::evidence(args.exit_code, signal, args.timed_out, &out, &err);
+    let c = rules.classify(&ev);
+    if args.json {
+        let mut v = serde_json::to_value(&c)?;
+        if args.explain {
+            let trace: Vec<_> = rules
+                .rules
+                .iter()
+                .map(|r| serde_json::json!({"rule": r.id, "builtin": r.builtin, "mismatch": rules.mismatch(r, &ev)}))
+                .collect();
+            v["explain"] = serde_json::Value::Array(trace);
+        }
+        println!("{v}");
+    } else {
+        println!("class: {}\nrule: {}\nreason: {}", c.class.as_str(), c.rule, c.reason);
+        if args.explain {
+            println!("\nrules, in order (first match wins):");
+            for r in &rules.rules {
+                let origin = if r.builtin { "built-in" } else { "user" };
+                match rules.mismatch(r, &ev) {
+                    None => {
+                        println!("  MATCH  {} ({origin}) → {}", r.id, r.class.as_str());
+                        break;
+                    }
+                    Some(why) => println!("  skip   {} ({origin}): {why}", r.id),
+                }
+            }
+        }
+    }
+    Ok(exit::SUCCESS)
+}
