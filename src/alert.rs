@@ -33,7 +33,9 @@ pub fn run(command: &str, ctx: &AlertContext) -> Result<(), String> {
             c.process_group(0);
             Ok(())
         });
-    let handle = expr.start().map_err(|e| format!("alert hook could not start: {e}"))?;
+    let handle = expr
+        .start()
+        .map_err(|e| format!("alert hook could not start: {e}"))?;
     let pgid = handle.pids().first().copied().unwrap_or(0) as i32;
     match handle.wait_timeout(ALERT_TIMEOUT) {
         Ok(Some(out)) if out.status.success() => Ok(()),
@@ -41,7 +43,10 @@ pub fn run(command: &str, ctx: &AlertContext) -> Result<(), String> {
         Ok(None) => {
             crate::supervise::terminate_group(pgid, Duration::from_secs(1), false);
             let _ = handle.wait();
-            Err(format!("alert hook timed out after {}s", ALERT_TIMEOUT.as_secs()))
+            Err(format!(
+                "alert hook timed out after {}s",
+                ALERT_TIMEOUT.as_secs()
+            ))
         }
         Err(e) => Err(format!("alert hook failed: {e}")),
     }

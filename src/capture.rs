@@ -68,7 +68,11 @@ pub struct LineScanner {
 }
 
 impl LineScanner {
-    pub fn new(patterns: Option<RegexSet>, check_pattern: Option<Regex>, tail_lines: usize) -> Self {
+    pub fn new(
+        patterns: Option<RegexSet>,
+        check_pattern: Option<Regex>,
+        tail_lines: usize,
+    ) -> Self {
         let n = patterns.as_ref().map(RegexSet::len).unwrap_or(0);
         LineScanner {
             patterns,
@@ -107,7 +111,8 @@ impl LineScanner {
         if bytes.len() > room {
             self.partial_overflow = true;
         }
-        self.partial.extend_from_slice(&bytes[..bytes.len().min(room)]);
+        self.partial
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     /// Flushes a last line that had no newline.

@@ -180,7 +180,14 @@ mod tests {
 
     #[test]
     fn not_check_lines() {
-        let t = table(&["C1PASS x", "X1 PASS", "C1 PASSED", "c1 PASS", "  C1 PASS indented", "C1 OK"]);
+        let t = table(&[
+            "C1PASS x",
+            "X1 PASS",
+            "C1 PASSED",
+            "c1 PASS",
+            "  C1 PASS indented",
+            "C1 OK",
+        ]);
         assert!(!t.evidence(), "{:?}", t.checks);
     }
 

@@ -43,6 +43,9 @@ pub struct When {
     pub stderr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stdout: Option<String>,
+    /// A line of either stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -77,6 +80,8 @@ pub struct Rule {
     pub builtin: bool,
     stderr_idx: Option<usize>,
     stdout_idx: Option<usize>,
+    /// Indexes of the `output` pattern in the stderr and stdout sets.
+    output_idx: Option<(usize, usize)>,
 }
 
 /// What one attempt produced, reduced to what the rules look at.
@@ -122,14 +127,16 @@ impl RuleSet {
 
     /// Built-ins plus, when given, a user rules file.
     pub fn load(user_file: Option<&Path>) -> Result<RuleSet> {
-        let builtin: Vec<RuleSpec> = serde_saphyr::from_str(BUILTIN_RULES)
-            .map_err(|e| anyhow::anyhow!("built-in rules: {}", crate::config::one_line_yaml_error(&e)))?;
+        let builtin: Vec<RuleSpec> = serde_saphyr::from_str(BUILTIN_RULES).map_err(|e| {
+            anyhow::anyhow!("built-in rules: {}", crate::config::one_line_yaml_error(&e))
+        })?;
         let mut specs: Vec<(RuleSpec, bool)> = builtin.into_iter().map(|r| (r, true)).collect();
         if let Some(path) = user_file {
             let shown = path.display().to_string();
             let text = std::fs::read_to_string(path)
                 .map_err(|e| Exit::config(format!("cannot read rules file {shown}: {e}")))?;
-            let user = parse_user_rules(&text).map_err(|m| Exit::config(format!("rules file {shown}:{m}")))?;
+            let user = parse_user_rules(&text)
+                .map_err(|m| Exit::config(format!("rules file {shown}:{m}")))?;
             for id in &user.disable {
                 let before = specs.len();
                 specs.retain(|(r, _)| &r.id != id);
@@ -158,7 +165,12 @@ impl RuleSet {
             if builtin {
                 "built-in rules".to_string()
             } else {
-                format!("rules file {}", user_file.map(|p| p.display().to_string()).unwrap_or_default())
+                format!(
+                    "rules file {}",
+                    user_file
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                )
             }
         };
         let mut rules = Vec::new();
@@ -166,9 +178,13 @@ impl RuleSet {
         let mut stdout_patterns = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (spec, builtin) in specs {
-            let fail = |m: String| Exit::config(format!("{}: rule `{}`: {m}", origin(builtin), spec.id));
+            let fail =
+                |m: String| Exit::config(format!("{}: rule `{}`: {m}", origin(builtin), spec.id));
             if spec.id.trim().is_empty() {
-                return Err(Exit::config(format!("{}: a rule has an empty id", origin(builtin))));
+                return Err(Exit::config(format!(
+                    "{}: a rule has an empty id",
+                    origin(builtin)
+                )));
             }
             if !seen.insert(spec.id.clone()) {
                 return Err(fail("duplicate rule id".into()));
@@ -181,14 +197,36 @@ impl RuleSet {
             })?;
             let mut stderr_idx = None;
             if let Some(p) = &spec.when.stderr {
-                Regex::new(p).map_err(|e| fail(format!("invalid stderr regex: {}", crate::config::first_line(&e.to_string()))))?;
+                Regex::new(p).map_err(|e| {
+                    fail(format!(
+                        "invalid stderr regex: {}",
+                        crate::config::first_line(&e.to_string())
+                    ))
+                })?;
                 stderr_idx = Some(stderr_patterns.len());
                 stderr_patterns.push(p.clone());
             }
             let mut stdout_idx = None;
             if let Some(p) = &spec.when.stdout {
-                Regex::new(p).map_err(|e| fail(format!("invalid stdout regex: {}", crate::config::first_line(&e.to_string()))))?;
+                Regex::new(p).map_err(|e| {
+                    fail(format!(
+                        "invalid stdout regex: {}",
+                        crate::config::first_line(&e.to_string())
+                    ))
+                })?;
                 stdout_idx = Some(stdout_patterns.len());
+                stdout_patterns.push(p.clone());
+            }
+            let mut output_idx = None;
+            if let Some(p) = &spec.when.output {
+                Regex::new(p).map_err(|e| {
+                    fail(format!(
+                        "invalid output regex: {}",
+                        crate::config::first_line(&e.to_string())
+                    ))
+                })?;
+                output_idx = Some((stderr_patterns.len(), stdout_patterns.len()));
+                stderr_patterns.push(p.clone());
                 stdout_patterns.push(p.clone());
             }
             rules.push(Rule {
@@ -199,6 +237,7 @@ impl RuleSet {
                 builtin,
                 stderr_idx,
                 stdout_idx,
+                output_idx,
             });
         }
         Ok(RuleSet {
@@ -256,7 +295,12 @@ impl RuleSet {
         if let Some(codes) = &w.exit_not_in {
             match ev.exit_code {
                 Some(c) if !codes.contains(&c) => {}
-                other => return Some(format!("exit code {} is excluded by {codes:?}", show_code(other))),
+                other => {
+                    return Some(format!(
+                        "exit code {} is excluded by {codes:?}",
+                        show_code(other)
+                    ));
+                }
             }
         }
         if let Some(e) = w.evidence
@@ -279,6 +323,12 @@ impl RuleSet {
         {
             return Some("no stdout line matches".into());
         }
+        if let Some((e, o)) = rule.output_idx
+            && !ev.stderr_hits.get(e).copied().unwrap_or(false)
+            && !ev.stdout_hits.get(o).copied().unwrap_or(false)
+        {
+            return Some("no output line matches".into());
+        }
         None
     }
 }
@@ -292,8 +342,18 @@ fn parse_user_rules(text: &str) -> std::result::Result<RulesFile, String> {
         return Ok(RulesFile::default());
     }
     // Either a bare list of rules or a mapping with `rules:` and `disable:`.
-    if let Ok(list) = serde_saphyr::from_str::<Vec<RuleSpec>>(text) {
-        return Ok(RulesFile { rules: list, disable: Vec::new() });
+    let is_list = text
+        .lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .is_some_and(|l| l.starts_with('-'));
+    if is_list {
+        let rules = serde_saphyr::from_str::<Vec<RuleSpec>>(text)
+            .map_err(|e| crate::config::one_line_yaml_error(&e))?;
+        return Ok(RulesFile {
+            rules,
+            disable: Vec::new(),
+        });
     }
     serde_saphyr::from_str::<RulesFile>(text).map_err(|e| crate::config::one_line_yaml_error(&e))
 }
@@ -310,7 +370,11 @@ pub fn scanners(
 ) -> (crate::capture::LineScanner, crate::capture::LineScanner) {
     use crate::capture::LineScanner;
     (
-        LineScanner::new(Some(rules.stdout_set()), Some(check_pattern.clone()), tail_lines),
+        LineScanner::new(
+            Some(rules.stdout_set()),
+            Some(check_pattern.clone()),
+            tail_lines,
+        ),
         LineScanner::new(Some(rules.stderr_set()), None, tail_lines),
     )
 }

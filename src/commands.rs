@@ -13,7 +13,10 @@ use anyhow::Result;
 pub fn gate(args: &GateArgs) -> Result<u8> {
     let dir = &args.work_item_dir;
     if !dir.is_dir() {
-        return Err(Exit::usage(format!("work item `{}` is not a folder", dir.display())));
+        return Err(Exit::usage(format!(
+            "work item `{}` is not a folder",
+            dir.display()
+        )));
     }
     let path = dir.join(LOG_FILE);
     let text = match std::fs::read(&path) {
@@ -30,23 +33,32 @@ pub fn gate(args: &GateArgs) -> Result<u8> {
         Ok(v) => {
             eprintln!("stagerun: gate {}: staging_status {v}", path.display());
             if args.json {
-                println!("{}", serde_json::json!({"verdict": v, "exit_code": v.exit_code(), "log_path": path}));
+                println!(
+                    "{}",
+                    serde_json::json!({"verdict": v, "exit_code": v.exit_code(), "log_path": path})
+                );
             }
             Ok(v.exit_code())
         }
-        Err(why) => Err(Exit::hold(format!("gate: malformed log {}: {why}", path.display()))),
+        Err(why) => Err(Exit::hold(format!(
+            "gate: malformed log {}: {why}",
+            path.display()
+        ))),
     }
 }
 
 pub fn classify(args: &ClassifyArgs) -> Result<u8> {
     let signal = match &args.signal {
         Some(s) => Some(
-            crate::signals::parse(s).ok_or_else(|| Exit::usage(format!("--signal: `{s}` is not a signal")))?,
+            crate::signals::parse(s)
+                .ok_or_else(|| Exit::usage(format!("--signal: `{s}` is not a signal")))?,
         ),
         None => None,
     };
     if args.exit_code.is_none() && signal.is_none() && !args.timed_out {
-        return Err(Exit::usage("classify needs --exit-code, --signal or --timed-out"));
+        return Err(Exit::usage(
+            "classify needs --exit-code, --signal or --timed-out",
+        ));
     }
     let rules = RuleSet::load(args.rules.as_deref())?;
     let check = regex::bytes::Regex::new(DEFAULT_CHECK_LINE_PATTERN)?;
@@ -71,7 +83,12 @@ pub fn classify(args: &ClassifyArgs) -> Result<u8> {
         }
         println!("{v}");
     } else {
-        println!("class: {}\nrule: {}\nreason: {}", c.class.as_str(), c.rule, c.reason);
+        println!(
+            "class: {}\nrule: {}\nreason: {}",
+            c.class.as_str(),
+            c.rule,
+            c.reason
+        );
         if args.explain {
             println!("\nrules, in order (first match wins):");
             for r in &rules.rules {

@@ -176,10 +176,10 @@ pub fn load_file(explicit: Option<&Path>, env: EnvLookup) -> Result<(Option<Path
             )));
         }
     };
-    let text = String::from_utf8(text).map_err(|_| {
-        Exit::config(format!("config file {} is not valid UTF-8", path.display()))
-    })?;
-    let parsed = parse_file(&text).map_err(|msg| Exit::config(format!("{}:{msg}", path.display())))?;
+    let text = String::from_utf8(text)
+        .map_err(|_| Exit::config(format!("config file {} is not valid UTF-8", path.display())))?;
+    let parsed =
+        parse_file(&text).map_err(|msg| Exit::config(format!("{}:{msg}", path.display())))?;
     Ok((Some(path), parsed))
 }
 
@@ -330,7 +330,9 @@ fn non_negative_seconds(v: &f64) -> std::result::Result<(), String> {
     if v.is_finite() && *v >= 0.0 && *v <= 86400.0 {
         Ok(())
     } else {
-        Err(format!("{v} is not a number of seconds between 0 and 86400"))
+        Err(format!(
+            "{v} is not a number of seconds between 0 and 86400"
+        ))
     }
 }
 
@@ -345,6 +347,7 @@ fn parse_string(raw: &str) -> std::result::Result<String, String> {
 
 /// Values that end up on a command line: no NUL and no line breaks, which no
 /// quoting can carry safely through every shell and log line.
+#[allow(clippy::ptr_arg)] // used as a validator for `Layered::pick::<String>`
 pub fn no_control(v: &String) -> std::result::Result<(), String> {
     if v.is_empty() {
         return Err("must not be empty".into());
@@ -355,10 +358,12 @@ pub fn no_control(v: &String) -> std::result::Result<(), String> {
     Ok(())
 }
 
+#[allow(clippy::ptr_arg)] // validator for `Layered::pick::<PathBuf>`
 fn no_control_path(v: &PathBuf) -> std::result::Result<(), String> {
     no_control(&v.to_string_lossy().into_owned())
 }
 
+#[allow(clippy::ptr_arg)] // validator for `Layered::pick::<String>`
 fn valid_regex(v: &String) -> std::result::Result<(), String> {
     Regex::new(v)
         .map(|_| ())
@@ -406,7 +411,17 @@ impl Settings {
         let show_p = |v: &PathBuf| v.display().to_string();
         let show_b = |v: &bool| v.to_string();
 
-        let (enabled, _) = l.pick("enabled", None, Some("ENABLED"), None, file.enabled, Some(true), parse_bool, ok, show_b)?;
+        let (enabled, _) = l.pick(
+            "enabled",
+            None,
+            Some("ENABLED"),
+            None,
+            file.enabled,
+            Some(true),
+            parse_bool,
+            ok,
+            show_b,
+        )?;
         let (scope, _) = l.pick(
             "scope",
             None,
@@ -426,7 +441,9 @@ impl Settings {
         )?;
         let (transport, transport_src) = l.pick(
             "transport",
-            channel.transport.map(|t| ("transport", t.as_str().to_string())),
+            channel
+                .transport
+                .map(|t| ("transport", t.as_str().to_string())),
             Some("TRANSPORT"),
             section.transport,
             file.transport,
@@ -459,8 +476,28 @@ impl Settings {
             _ => TransportKind::Ssh,
         };
 
-        let (host, _) = l.pick("host", channel.host.clone().map(|v| ("host", v)), Some("HOST"), section.host.clone(), file.host.clone(), None, parse_string, no_control, show_s)?;
-        let (user, _) = l.pick("user", channel.user.clone().map(|v| ("user", v)), Some("USER"), section.user.clone(), file.user.clone(), None, parse_string, no_control, show_s)?;
+        let (host, _) = l.pick(
+            "host",
+            channel.host.clone().map(|v| ("host", v)),
+            Some("HOST"),
+            section.host.clone(),
+            file.host.clone(),
+            None,
+            parse_string,
+            no_control,
+            show_s,
+        )?;
+        let (user, _) = l.pick(
+            "user",
+            channel.user.clone().map(|v| ("user", v)),
+            Some("USER"),
+            section.user.clone(),
+            file.user.clone(),
+            None,
+            parse_string,
+            no_control,
+            show_s,
+        )?;
         let (port, _) = l.pick(
             "port",
             channel.port.map(|v| ("port", v.to_string())),
@@ -468,17 +505,102 @@ impl Settings {
             section.port,
             file.port,
             None,
-            |raw| raw.parse::<u16>().map_err(|_| format!("`{raw}` is not a port number")),
-            |v: &u16| if *v == 0 { Err("port 0 is not valid".into()) } else { Ok(()) },
+            |raw| {
+                raw.parse::<u16>()
+                    .map_err(|_| format!("`{raw}` is not a port number"))
+            },
+            |v: &u16| {
+                if *v == 0 {
+                    Err("port 0 is not valid".into())
+                } else {
+                    Ok(())
+                }
+            },
             |v: &u16| v.to_string(),
         )?;
-        let (container, _) = l.pick("container", channel.container.clone().map(|v| ("container", v)), Some("CONTAINER"), section.container.clone(), file.container.clone(), None, parse_string, no_control, show_s)?;
-        let (check_script, _) = l.pick("check_script", channel.check_script.clone().map(|v| ("check-script", v)), Some("CHECK_SCRIPT"), section.check_script.clone(), file.check_script.clone(), Some("staging_check.py".to_string()), parse_string, no_control, show_s)?;
-        let (python, _) = l.pick("python", channel.python.clone().map(|v| ("python", v)), Some("PYTHON"), section.python.clone(), file.python.clone(), Some("python3".to_string()), parse_string, no_control, show_s)?;
-        let (mode, _) = l.pick("mode", extra.mode.clone().map(|v| ("mode", v)), Some("MODE"), section.mode.clone(), file.mode.clone(), Some("stub".to_string()), parse_string, no_control, show_s)?;
-        let (identity_file, _) = l.pick("identity_file", channel.identity_file.clone().map(|v| ("identity-file", v.display().to_string())), Some("IDENTITY_FILE"), section.identity_file.clone(), file.identity_file.clone(), None, |r| Ok(PathBuf::from(r)), no_control_path, show_p)?;
-        let (known_hosts, _) = l.pick("known_hosts", channel.known_hosts.clone().map(|v| ("known-hosts", v.display().to_string())), Some("KNOWN_HOSTS"), section.known_hosts.clone(), file.known_hosts.clone(), None, |r| Ok(PathBuf::from(r)), no_control_path, show_p)?;
-        let (ssh_config, _) = l.pick("ssh_config", None, Some("SSH_CONFIG"), section.ssh_config.clone(), file.ssh_config.clone(), None, |r| Ok(PathBuf::from(r)), no_control_path, show_p)?;
+        let (container, _) = l.pick(
+            "container",
+            channel.container.clone().map(|v| ("container", v)),
+            Some("CONTAINER"),
+            section.container.clone(),
+            file.container.clone(),
+            None,
+            parse_string,
+            no_control,
+            show_s,
+        )?;
+        let (check_script, _) = l.pick(
+            "check_script",
+            channel.check_script.clone().map(|v| ("check-script", v)),
+            Some("CHECK_SCRIPT"),
+            section.check_script.clone(),
+            file.check_script.clone(),
+            Some("staging_check.py".to_string()),
+            parse_string,
+            no_control,
+            show_s,
+        )?;
+        let (python, _) = l.pick(
+            "python",
+            channel.python.clone().map(|v| ("python", v)),
+            Some("PYTHON"),
+            section.python.clone(),
+            file.python.clone(),
+            Some("python3".to_string()),
+            parse_string,
+            no_control,
+            show_s,
+        )?;
+        let (mode, _) = l.pick(
+            "mode",
+            extra.mode.clone().map(|v| ("mode", v)),
+            Some("MODE"),
+            section.mode.clone(),
+            file.mode.clone(),
+            Some("stub".to_string()),
+            parse_string,
+            no_control,
+            show_s,
+        )?;
+        let (identity_file, _) = l.pick(
+            "identity_file",
+            channel
+                .identity_file
+                .clone()
+                .map(|v| ("identity-file", v.display().to_string())),
+            Some("IDENTITY_FILE"),
+            section.identity_file.clone(),
+            file.identity_file.clone(),
+            None,
+            |r| Ok(PathBuf::from(r)),
+            no_control_path,
+            show_p,
+        )?;
+        let (known_hosts, _) = l.pick(
+            "known_hosts",
+            channel
+                .known_hosts
+                .clone()
+                .map(|v| ("known-hosts", v.display().to_string())),
+            Some("KNOWN_HOSTS"),
+            section.known_hosts.clone(),
+            file.known_hosts.clone(),
+            None,
+            |r| Ok(PathBuf::from(r)),
+            no_control_path,
+            show_p,
+        )?;
+        let (ssh_config, _) = l.pick(
+            "ssh_config",
+            None,
+            Some("SSH_CONFIG"),
+            section.ssh_config.clone(),
+            file.ssh_config.clone(),
+            None,
+            |r| Ok(PathBuf::from(r)),
+            no_control_path,
+            show_p,
+        )?;
         let (ssh_options, _) = l.pick(
             "ssh_options",
             None,
@@ -498,12 +620,72 @@ impl Settings {
             },
             |v: &Vec<String>| v.join(" "),
         )?;
-        let (connect_timeout, _) = l.pick("connect_timeout", None, Some("CONNECT_TIMEOUT"), section.connect_timeout, file.connect_timeout, Some(10.0), parse_seconds, positive_seconds, show_f)?;
-        let (server_alive, _) = l.pick("server_alive_interval", None, None, section.server_alive_interval, file.server_alive_interval, Some(15.0), parse_seconds, positive_seconds, show_f)?;
-        let (reuse, _) = l.pick("connection_reuse", None, Some("CONNECTION_REUSE"), section.connection_reuse, file.connection_reuse, Some(true), parse_bool, ok, show_b)?;
-        let (timeout, _) = l.pick("timeout", channel.timeout.clone().map(|v| ("timeout", v)), Some("TIMEOUT"), section.timeout, file.timeout, Some(900.0), parse_seconds, positive_seconds, show_f)?;
-        let (grace, _) = l.pick("grace", None, Some("GRACE"), section.grace, file.grace, Some(5.0), parse_seconds, non_negative_seconds, show_f)?;
-        let (heartbeat, _) = l.pick("heartbeat", None, Some("HEARTBEAT"), section.heartbeat, file.heartbeat, Some(30.0), parse_seconds, positive_seconds, show_f)?;
+        let (connect_timeout, _) = l.pick(
+            "connect_timeout",
+            None,
+            Some("CONNECT_TIMEOUT"),
+            section.connect_timeout,
+            file.connect_timeout,
+            Some(10.0),
+            parse_seconds,
+            positive_seconds,
+            show_f,
+        )?;
+        let (server_alive, _) = l.pick(
+            "server_alive_interval",
+            None,
+            None,
+            section.server_alive_interval,
+            file.server_alive_interval,
+            Some(15.0),
+            parse_seconds,
+            positive_seconds,
+            show_f,
+        )?;
+        let (reuse, _) = l.pick(
+            "connection_reuse",
+            None,
+            Some("CONNECTION_REUSE"),
+            section.connection_reuse,
+            file.connection_reuse,
+            Some(true),
+            parse_bool,
+            ok,
+            show_b,
+        )?;
+        let (timeout, _) = l.pick(
+            "timeout",
+            channel.timeout.clone().map(|v| ("timeout", v)),
+            Some("TIMEOUT"),
+            section.timeout,
+            file.timeout,
+            Some(900.0),
+            parse_seconds,
+            positive_seconds,
+            show_f,
+        )?;
+        let (grace, _) = l.pick(
+            "grace",
+            None,
+            Some("GRACE"),
+            section.grace,
+            file.grace,
+            Some(5.0),
+            parse_seconds,
+            non_negative_seconds,
+            show_f,
+        )?;
+        let (heartbeat, _) = l.pick(
+            "heartbeat",
+            None,
+            Some("HEARTBEAT"),
+            section.heartbeat,
+            file.heartbeat,
+            Some(30.0),
+            parse_seconds,
+            positive_seconds,
+            show_f,
+        )?;
         let (retries, _) = l.pick(
             "infra_retries",
             extra.retries.clone().map(|v| ("retries", v)),
@@ -512,12 +694,48 @@ impl Settings {
             file.infra_retries,
             Some(2),
             parse_u32,
-            |v: &u32| if *v > 20 { Err(format!("{v} retries is more than the maximum of 20")) } else { Ok(()) },
+            |v: &u32| {
+                if *v > 20 {
+                    Err(format!("{v} retries is more than the maximum of 20"))
+                } else {
+                    Ok(())
+                }
+            },
             |v: &u32| v.to_string(),
         )?;
-        let (backoff_base, _) = l.pick("backoff_base", None, Some("BACKOFF_BASE"), section.backoff_base, file.backoff_base, Some(2.0), parse_seconds, non_negative_seconds, show_f)?;
-        let (backoff_cap, _) = l.pick("backoff_cap", None, Some("BACKOFF_CAP"), section.backoff_cap, file.backoff_cap, Some(60.0), parse_seconds, non_negative_seconds, show_f)?;
-        let (id_pattern, _) = l.pick("id_pattern", None, Some("ID_PATTERN"), section.id_pattern.clone(), file.id_pattern.clone(), Some(DEFAULT_ID_PATTERN.to_string()), parse_string, valid_regex, show_s)?;
+        let (backoff_base, _) = l.pick(
+            "backoff_base",
+            None,
+            Some("BACKOFF_BASE"),
+            section.backoff_base,
+            file.backoff_base,
+            Some(2.0),
+            parse_seconds,
+            non_negative_seconds,
+            show_f,
+        )?;
+        let (backoff_cap, _) = l.pick(
+            "backoff_cap",
+            None,
+            Some("BACKOFF_CAP"),
+            section.backoff_cap,
+            file.backoff_cap,
+            Some(60.0),
+            parse_seconds,
+            non_negative_seconds,
+            show_f,
+        )?;
+        let (id_pattern, _) = l.pick(
+            "id_pattern",
+            None,
+            Some("ID_PATTERN"),
+            section.id_pattern.clone(),
+            file.id_pattern.clone(),
+            Some(DEFAULT_ID_PATTERN.to_string()),
+            parse_string,
+            valid_regex,
+            show_s,
+        )?;
         let (check_line_pattern, _) = l.pick(
             "check_line_pattern",
             None,
@@ -538,12 +756,75 @@ impl Settings {
             },
             show_s,
         )?;
-        let (rules, _) = l.pick("rules", extra.rules.clone().map(|v| ("rules", v.display().to_string())), Some("RULES"), section.rules.clone(), file.rules.clone(), None, |r| Ok(PathBuf::from(r)), no_control_path, show_p)?;
-        let (alert_command, _) = l.pick("alert_command", None, Some("ALERT_COMMAND"), section.alert_command.clone(), file.alert_command.clone(), None, parse_string, ok, |_| "(set)".into())?;
-        let (push, _) = l.pick("push", extra.no_push.then(|| ("no-push", "false".to_string())), Some("PUSH"), section.push, file.push, Some(true), parse_bool, ok, show_b)?;
-        let (push_remote, _) = l.pick("push_remote", None, Some("PUSH_REMOTE"), section.push_remote.clone(), file.push_remote.clone(), Some("origin".to_string()), parse_string, no_control, show_s)?;
-        let (push_branch, _) = l.pick("push_branch", None, Some("PUSH_BRANCH"), section.push_branch.clone(), file.push_branch.clone(), None, parse_string, no_control, show_s)?;
-        let (push_timeout, _) = l.pick("push_timeout", None, Some("PUSH_TIMEOUT"), section.push_timeout, file.push_timeout, Some(60.0), parse_seconds, positive_seconds, show_f)?;
+        let (rules, _) = l.pick(
+            "rules",
+            extra
+                .rules
+                .clone()
+                .map(|v| ("rules", v.display().to_string())),
+            Some("RULES"),
+            section.rules.clone(),
+            file.rules.clone(),
+            None,
+            |r| Ok(PathBuf::from(r)),
+            no_control_path,
+            show_p,
+        )?;
+        let (alert_command, _) = l.pick(
+            "alert_command",
+            None,
+            Some("ALERT_COMMAND"),
+            section.alert_command.clone(),
+            file.alert_command.clone(),
+            None,
+            parse_string,
+            ok,
+            |_| "(set)".into(),
+        )?;
+        let (push, _) = l.pick(
+            "push",
+            extra.no_push.then(|| ("no-push", "false".to_string())),
+            Some("PUSH"),
+            section.push,
+            file.push,
+            Some(true),
+            parse_bool,
+            ok,
+            show_b,
+        )?;
+        let (push_remote, _) = l.pick(
+            "push_remote",
+            None,
+            Some("PUSH_REMOTE"),
+            section.push_remote.clone(),
+            file.push_remote.clone(),
+            Some("origin".to_string()),
+            parse_string,
+            no_control,
+            show_s,
+        )?;
+        let (push_branch, _) = l.pick(
+            "push_branch",
+            None,
+            Some("PUSH_BRANCH"),
+            section.push_branch.clone(),
+            file.push_branch.clone(),
+            None,
+            parse_string,
+            no_control,
+            show_s,
+        )?;
+        let (push_timeout, _) = l.pick(
+            "push_timeout",
+            None,
+            Some("PUSH_TIMEOUT"),
+            section.push_timeout,
+            file.push_timeout,
+            Some(60.0),
+            parse_seconds,
+            positive_seconds,
+            show_f,
+        )?;
         let (tail_lines, _) = l.pick(
             "tail_lines",
             None,
@@ -552,7 +833,13 @@ impl Settings {
             file.tail_lines,
             Some(60),
             |r| r.parse().map_err(|_| format!("`{r}` is not a number")),
-            |v: &usize| if *v > 10_000 { Err("at most 10000".into()) } else { Ok(()) },
+            |v: &usize| {
+                if *v > 10_000 {
+                    Err("at most 10000".into())
+                } else {
+                    Ok(())
+                }
+            },
             |v: &usize| v.to_string(),
         )?;
 
@@ -633,24 +920,48 @@ mod tests {
     use std::collections::HashMap;
 
     fn resolve(flags: ChannelArgs, env: &[(&str, &str)], yaml: &str) -> Result<Settings> {
-        let map: HashMap<String, String> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let lookup = move |k: &str| map.get(k).cloned();
-        let file = parse_file(yaml).map_err(|m| Exit::config(m))?;
-        Settings::resolve(&flags, &ExtraFlags::default(), &lookup, Some(Path::new("stagerun.yaml")), &file)
+        let file = parse_file(yaml).map_err(Exit::config)?;
+        Settings::resolve(
+            &flags,
+            &ExtraFlags::default(),
+            &lookup,
+            Some(Path::new("stagerun.yaml")),
+            &file,
+        )
     }
 
     fn repo(name: &str) -> ChannelArgs {
-        ChannelArgs { repo: name.into(), ..Default::default() }
+        ChannelArgs {
+            repo: name.into(),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn flag_beats_env_beats_repo_section_beats_file_beats_default() {
         let yaml = "timeout: 100\nrepos:\n  core:\n    timeout: 200\n";
-        assert_eq!(resolve(repo("other"), &[], "").unwrap().timeout.as_secs(), 900);
-        assert_eq!(resolve(repo("other"), &[], yaml).unwrap().timeout.as_secs(), 100);
-        assert_eq!(resolve(repo("core"), &[], yaml).unwrap().timeout.as_secs(), 200);
+        assert_eq!(
+            resolve(repo("other"), &[], "").unwrap().timeout.as_secs(),
+            900
+        );
+        assert_eq!(
+            resolve(repo("other"), &[], yaml).unwrap().timeout.as_secs(),
+            100
+        );
+        assert_eq!(
+            resolve(repo("core"), &[], yaml).unwrap().timeout.as_secs(),
+            200
+        );
         let env = [("ORCH_STAGING_RUNNER_TIMEOUT", "300")];
-        assert_eq!(resolve(repo("core"), &env, yaml).unwrap().timeout.as_secs(), 300);
+        assert_eq!(
+            resolve(repo("core"), &env, yaml).unwrap().timeout.as_secs(),
+            300
+        );
         let mut flags = repo("core");
         flags.timeout = Some("400".into());
         let s = resolve(flags, &env, yaml).unwrap();
@@ -661,12 +972,26 @@ mod tests {
     #[test]
     fn exec_host_side_false_selects_docker_unless_transport_is_higher() {
         let env = [("ORCH_STAGING_RUNNER_EXEC_HOST_SIDE", "false")];
-        assert_eq!(resolve(repo("r"), &env, "").unwrap().transport, TransportKind::Docker);
-        assert_eq!(resolve(repo("r"), &env, "transport: local\n").unwrap().transport, TransportKind::Docker);
+        assert_eq!(
+            resolve(repo("r"), &env, "").unwrap().transport,
+            TransportKind::Docker
+        );
+        assert_eq!(
+            resolve(repo("r"), &env, "transport: local\n")
+                .unwrap()
+                .transport,
+            TransportKind::Docker
+        );
         let mut flags = repo("r");
         flags.transport = Some(TransportKind::Local);
-        assert_eq!(resolve(flags, &env, "").unwrap().transport, TransportKind::Local);
-        assert_eq!(resolve(repo("r"), &[], "").unwrap().transport, TransportKind::Ssh);
+        assert_eq!(
+            resolve(flags, &env, "").unwrap().transport,
+            TransportKind::Local
+        );
+        assert_eq!(
+            resolve(repo("r"), &[], "").unwrap().transport,
+            TransportKind::Ssh
+        );
     }
 
     #[test]
@@ -678,18 +1003,33 @@ mod tests {
         ] {
             let err = resolve(repo("r"), &[("ORCH_STAGING_RUNNER_TIMEOUT", env)], "").unwrap_err();
             let msg = err.to_string();
-            assert!(msg.contains("`timeout`") && msg.contains("ORCH_STAGING_RUNNER_TIMEOUT") && msg.contains(needle), "{msg}");
+            assert!(
+                msg.contains("`timeout`")
+                    && msg.contains("ORCH_STAGING_RUNNER_TIMEOUT")
+                    && msg.contains(needle),
+                "{msg}"
+            );
         }
-        let msg = resolve(repo("r"), &[], "timeout: 0\n").unwrap_err().to_string();
+        let msg = resolve(repo("r"), &[], "timeout: 0\n")
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("key `timeout` in stagerun.yaml"), "{msg}");
-        let msg = resolve(repo("r"), &[("ORCH_STAGING_RUNNER_ENABLED", "maybe")], "").unwrap_err().to_string();
-        assert!(msg.contains("ORCH_STAGING_RUNNER_ENABLED") && msg.contains("boolean"), "{msg}");
+        let msg = resolve(repo("r"), &[("ORCH_STAGING_RUNNER_ENABLED", "maybe")], "")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("ORCH_STAGING_RUNNER_ENABLED") && msg.contains("boolean"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn yaml_errors_are_one_line_with_position() {
         let msg = parse_file("timeout: 5\nnope: 1\n").unwrap_err();
-        assert!(msg.starts_with("2:1:") && msg.contains("unknown field `nope`") && !msg.contains('\n'), "{msg}");
+        assert!(
+            msg.starts_with("2:1:") && msg.contains("unknown field `nope`") && !msg.contains('\n'),
+            "{msg}"
+        );
         let msg = parse_file("timeout: [1,\n").unwrap_err();
         assert!(!msg.contains('\n'), "{msg}");
     }
@@ -697,7 +1037,11 @@ mod tests {
     #[test]
     fn scope_and_kill_switch() {
         let s = resolve(repo("a"), &[("ORCH_STAGING_RUNNER_REPOS", "b, c")], "").unwrap();
-        assert!(s.skip_reason().unwrap().contains("outside the runner's scope"));
+        assert!(
+            s.skip_reason()
+                .unwrap()
+                .contains("outside the runner's scope")
+        );
         let s = resolve(repo("b"), &[("ORCH_STAGING_RUNNER_REPOS", "b, c")], "").unwrap();
         assert!(s.skip_reason().is_none());
         let s = resolve(repo("b"), &[("ORCH_STAGING_RUNNER_ENABLED", "false")], "").unwrap();

@@ -13,7 +13,10 @@ pub struct WorkItemLock {
 
 pub fn acquire(dir: &Path, id: &str) -> Result<WorkItemLock> {
     let file = File::open(dir).map_err(|e| {
-        Exit::usage(format!("work item `{}`: cannot open for locking: {e}", dir.display()))
+        Exit::usage(format!(
+            "work item `{}`: cannot open for locking: {e}",
+            dir.display()
+        ))
     })?;
     match file.try_lock() {
         Ok(()) => Ok(WorkItemLock { _file: file }),

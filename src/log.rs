@@ -51,7 +51,9 @@ pub struct Report {
 }
 
 fn cell(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('|', "\\|").replace(['\n', '\r'], " ")
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
 }
 
 /// A fence longer than any backtick run in the text, so suite output can
@@ -70,9 +72,26 @@ fn fence_for(text: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
+/// A pipeline may grep the whole file for `^staging_status:`; suite output
+/// that happens to contain such a line is indented so only the front
+/// matter's line can match.
+fn neutralize_status_lines(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if line.starts_with("staging_status") {
+            out.push(' ');
+        }
+        out.push_str(line);
+    }
+    out
+}
+
 pub fn render(report: &Report) -> anyhow::Result<String> {
     let h = &report.header;
-    let front = serde_saphyr::to_string(h)?;
+    // One line per scalar: the front matter is read by scripts too.
+    let mut options = serde_saphyr::SerializerOptions::default();
+    options.prefer_block_scalars = false;
+    let front = serde_saphyr::to_string_with_options(h, options)?;
     let mut out = String::with_capacity(front.len() + 4096);
     out.push_str("---\n");
     out.push_str(&front);
@@ -81,7 +100,10 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     }
     out.push_str("---\n\n");
     out.push_str(&format!("# Staging log — {}\n\n", h.work_item));
-    out.push_str(&format!("**Verdict: {}** — {}\n\n", h.staging_status, h.summary));
+    out.push_str(&format!(
+        "**Verdict: {}** — {}\n\n",
+        h.staging_status, h.summary
+    ));
     out.push_str(&format!(
         "- Outcome: `{}` (rule `{}`): {}\n",
         h.outcome, h.rule, h.reason
@@ -101,7 +123,12 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
     } else {
         out.push_str("| Check | Status | Detail |\n|---|---|---|\n");
         for c in &report.checks {
-            out.push_str(&format!("| {} | {} | {} |\n", cell(&c.id), c.status.as_str(), cell(&c.detail)));
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                cell(&c.id),
+                c.status.as_str(),
+                cell(&c.detail)
+            ));
         }
         out.push_str(&format!("\n{}\n\n", h.summary));
     }
@@ -117,12 +144,21 @@ pub fn render(report: &Report) -> anyhow::Result<String> {
             a.attempt, a.class, a.rule, exit, a.duration_s
         ));
     }
-    out.push_str(&format!("\n## Command\n\n{}\n{}\n{}\n\n", fence_for(&h.command), h.command, fence_for(&h.command)));
-    for (title, tail) in [("stdout", &report.stdout_tail), ("stderr", &report.stderr_tail)] {
+    out.push_str(&format!(
+        "\n## Command\n\n{}\n{}\n{}\n\n",
+        fence_for(&h.command),
+        h.command,
+        fence_for(&h.command)
+    ));
+    for (title, tail) in [
+        ("stdout", &report.stdout_tail),
+        ("stderr", &report.stderr_tail),
+    ] {
         out.push_str(&format!("## {title} (tail, last attempt)\n\n"));
         if tail.is_empty() {
             out.push_str("_empty_\n\n");
         } else {
+            let tail = &neutralize_status_lines(tail);
             let fence = fence_for(tail);
             out.push_str(&format!("{fence}text\n{tail}{fence}\n\n"));
         }
@@ -142,7 +178,8 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> std::io::Result<()> {
     tmp.write_all(content)?;
     tmp.as_file().sync_all()?;
     use std::os::unix::fs::PermissionsExt;
-    tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))?;
     tmp.persist(path).map_err(|e| e.error)?;
     // The rename is durable only once the folder is synced.
     std::fs::File::open(dir)?.sync_all()?;
@@ -165,7 +202,11 @@ pub fn read_verdict(text: &str) -> Result<Verdict, String> {
     match status_lines.len() {
         0 => return Err("no `staging_status:` line in the front matter".into()),
         1 => {}
-        n => return Err(format!("{n} `staging_status:` lines; exactly one is allowed")),
+        n => {
+            return Err(format!(
+                "{n} `staging_status:` lines; exactly one is allowed"
+            ));
+        }
     }
     let value = status_lines[0]
         .strip_prefix("staging_status:")
@@ -177,8 +218,12 @@ pub fn read_verdict(text: &str) -> Result<Verdict, String> {
     struct Probe {
         schema: Option<String>,
     }
-    let probe: Probe = serde_saphyr::from_str(front)
-        .map_err(|e| format!("front matter is not valid YAML: {}", crate::config::one_line_yaml_error(&e)))?;
+    let probe: Probe = serde_saphyr::from_str(front).map_err(|e| {
+        format!(
+            "front matter is not valid YAML: {}",
+            crate::config::one_line_yaml_error(&e)
+        )
+    })?;
     match probe.schema.as_deref() {
         Some(s) if s.starts_with("stagerun.staging-log/") => Ok(verdict),
         Some(s) => Err(format!("unknown schema `{s}`")),
@@ -222,7 +267,12 @@ mod tests {
         for v in [Verdict::Success, Verdict::Failed, Verdict::Hold] {
             let text = render(&report(v)).unwrap();
             assert_eq!(read_verdict(&text), Ok(v), "{text}");
-            assert_eq!(text.lines().filter(|l| l.starts_with("staging_status:")).count(), 1);
+            assert_eq!(
+                text.lines()
+                    .filter(|l| l.starts_with("staging_status:"))
+                    .count(),
+                1
+            );
         }
     }
 

@@ -15,10 +15,16 @@ pub struct PushResult {
 
 impl PushResult {
     fn skipped(detail: impl Into<String>) -> Self {
-        PushResult { status: "skipped", detail: detail.into() }
+        PushResult {
+            status: "skipped",
+            detail: detail.into(),
+        }
     }
     fn failed(detail: impl Into<String>) -> Self {
-        PushResult { status: "failed", detail: detail.into() }
+        PushResult {
+            status: "failed",
+            detail: detail.into(),
+        }
     }
 }
 
@@ -42,7 +48,10 @@ fn git(dir: &Path, args: &[&str], deadline: Instant) -> Result<String, String> {
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "true")
         .env("SSH_ASKPASS", "true")
-        .env("GIT_SSH_COMMAND", "ssh -o BatchMode=yes -o ConnectTimeout=10")
+        .env(
+            "GIT_SSH_COMMAND",
+            "ssh -o BatchMode=yes -o ConnectTimeout=10",
+        )
         .stdin_null()
         .stdout_capture()
         .stderr_capture()
@@ -56,17 +65,22 @@ fn git(dir: &Path, args: &[&str], deadline: Instant) -> Result<String, String> {
         .map_err(|e| format!("cannot run git: {e}"))?;
     let pgid = handle.pids().first().copied().unwrap_or(0) as i32;
     match handle.wait_timeout(left) {
-        Ok(Some(out)) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+        Ok(Some(out)) if out.status.success() => {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        }
         Ok(Some(out)) => {
             let err = String::from_utf8_lossy(&out.stderr);
             let line = err
                 .lines()
                 .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with("hint:"))
-                .last()
+                .rfind(|l| !l.is_empty() && !l.starts_with("hint:"))
                 .unwrap_or("")
                 .to_string();
-            Err(format!("git {} failed ({}): {line}", git_verb(args), out.status))
+            Err(format!(
+                "git {} failed ({}): {line}",
+                git_verb(args),
+                out.status
+            ))
         }
         Ok(None) => {
             crate::supervise::terminate_group(pgid, Duration::from_millis(500), false);
@@ -80,7 +94,11 @@ fn git(dir: &Path, args: &[&str], deadline: Instant) -> Result<String, String> {
 pub fn push(req: &PushRequest) -> PushResult {
     let deadline = Instant::now() + req.timeout;
     let dir = req.log_path.parent().unwrap_or(Path::new("."));
-    let file = req.log_path.file_name().and_then(|f| f.to_str()).unwrap_or("15-staging-log.md");
+    let file = req
+        .log_path
+        .file_name()
+        .and_then(|f| f.to_str())
+        .unwrap_or("15-staging-log.md");
     if let Err(e) = git(dir, &["rev-parse", "--is-inside-work-tree"], deadline) {
         return PushResult::skipped(format!("not in a git work tree ({e})"));
     }
@@ -97,16 +115,33 @@ pub fn push(req: &PushRequest) -> PushResult {
     // The user's own identity wins; a fallback keeps a fresh CI clone working.
     let mut commit: Vec<&str> = Vec::new();
     if git(dir, &["config", "user.email"], deadline).is_err() {
-        commit.extend(["-c", "user.name=stagerun", "-c", "user.email=stagerun@localhost"]);
+        commit.extend([
+            "-c",
+            "user.name=stagerun",
+            "-c",
+            "user.email=stagerun@localhost",
+        ]);
     }
     // --only: commit the log alone, whatever else is staged.
-    commit.extend(["commit", "--no-verify", "--quiet", "-m", req.message, "--only", "--", file]);
+    commit.extend([
+        "commit",
+        "--no-verify",
+        "--quiet",
+        "-m",
+        req.message,
+        "--only",
+        "--",
+        file,
+    ]);
     if let Err(e) = git(dir, &commit, deadline) {
         return PushResult::failed(e);
     }
     let refspec = format!("HEAD:refs/heads/{branch}");
     match git(dir, &["push", "--quiet", req.remote, &refspec], deadline) {
-        Ok(_) => PushResult { status: "pushed", detail: format!("{} {branch}", req.remote) },
+        Ok(_) => PushResult {
+            status: "pushed",
+            detail: format!("{} {branch}", req.remote),
+        },
         Err(e) => PushResult::failed(e),
     }
 }

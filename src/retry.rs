@@ -16,7 +16,9 @@ impl Backoff {
     /// exponential step is fixed, the other half is jitter, so retries from
     /// several runners spread out but never collapse to zero.
     pub fn delay(&self, retry: u32, unit_random: f64) -> Duration {
-        let exp = self.base.saturating_mul(1u32 << retry.saturating_sub(1).min(20));
+        let exp = self
+            .base
+            .saturating_mul(1u32 << retry.saturating_sub(1).min(20));
         let step = exp.min(self.cap);
         let unit = unit_random.clamp(0.0, 1.0);
         step / 2 + step.mul_f64(0.5 * unit)
@@ -72,7 +74,8 @@ pub fn run_with_retries<A: AttemptResult>(
     let mut delays = Vec::new();
     for n in 1..=retries + 1 {
         let result = attempt(n);
-        let again = result.class() == Class::TransientInfra && !result.interrupted() && n <= retries;
+        let again =
+            result.class() == Class::TransientInfra && !result.interrupted() && n <= retries;
         if !again {
             attempts.push(result);
             break;
@@ -113,13 +116,26 @@ mod tests {
     }
 
     fn backoff() -> Backoff {
-        Backoff { base: Duration::from_secs(2), cap: Duration::from_secs(30) }
+        Backoff {
+            base: Duration::from_secs(2),
+            cap: Duration::from_secs(30),
+        }
     }
 
     #[test]
     fn transient_is_retried_up_to_the_budget() {
-        let mut s = FakeSleeper { slept: vec![], interrupt_after: None };
-        let (attempts, delays) = run_with_retries(2, backoff(), &mut Jitter::fixed(7), &mut s, |_| R(Class::TransientInfra, false), |_, _, _| {});
+        let mut s = FakeSleeper {
+            slept: vec![],
+            interrupt_after: None,
+        };
+        let (attempts, delays) = run_with_retries(
+            2,
+            backoff(),
+            &mut Jitter::fixed(7),
+            &mut s,
+            |_| R(Class::TransientInfra, false),
+            |_, _, _| {},
+        );
         assert_eq!(attempts.len(), 3);
         assert_eq!(delays.len(), 2);
         assert_eq!(s.slept, delays);
@@ -128,8 +144,18 @@ mod tests {
     #[test]
     fn permanent_and_suite_ran_stop_at_once() {
         for class in [Class::PermanentEnv, Class::SuiteRan] {
-            let mut s = FakeSleeper { slept: vec![], interrupt_after: None };
-            let (attempts, _) = run_with_retries(5, backoff(), &mut Jitter::fixed(1), &mut s, |_| R(class, false), |_, _, _| {});
+            let mut s = FakeSleeper {
+                slept: vec![],
+                interrupt_after: None,
+            };
+            let (attempts, _) = run_with_retries(
+                5,
+                backoff(),
+                &mut Jitter::fixed(1),
+                &mut s,
+                |_| R(class, false),
+                |_, _, _| {},
+            );
             assert_eq!(attempts.len(), 1);
             assert!(s.slept.is_empty());
         }
@@ -137,21 +163,58 @@ mod tests {
 
     #[test]
     fn transient_then_success_stops() {
-        let mut s = FakeSleeper { slept: vec![], interrupt_after: None };
-        let (attempts, _) = run_with_retries(5, backoff(), &mut Jitter::fixed(1), &mut s, |n| {
-            R(if n < 3 { Class::TransientInfra } else { Class::SuiteRan }, false)
-        }, |_, _, _| {});
+        let mut s = FakeSleeper {
+            slept: vec![],
+            interrupt_after: None,
+        };
+        let (attempts, _) = run_with_retries(
+            5,
+            backoff(),
+            &mut Jitter::fixed(1),
+            &mut s,
+            |n| {
+                R(
+                    if n < 3 {
+                        Class::TransientInfra
+                    } else {
+                        Class::SuiteRan
+                    },
+                    false,
+                )
+            },
+            |_, _, _| {},
+        );
         assert_eq!(attempts.len(), 3);
         assert_eq!(s.slept.len(), 2);
     }
 
     #[test]
     fn interrupted_sleep_or_attempt_ends_the_loop() {
-        let mut s = FakeSleeper { slept: vec![], interrupt_after: Some(1) };
-        let (attempts, _) = run_with_retries(5, backoff(), &mut Jitter::fixed(1), &mut s, |_| R(Class::TransientInfra, false), |_, _, _| {});
+        let mut s = FakeSleeper {
+            slept: vec![],
+            interrupt_after: Some(1),
+        };
+        let (attempts, _) = run_with_retries(
+            5,
+            backoff(),
+            &mut Jitter::fixed(1),
+            &mut s,
+            |_| R(Class::TransientInfra, false),
+            |_, _, _| {},
+        );
         assert_eq!(attempts.len(), 1);
-        let mut s = FakeSleeper { slept: vec![], interrupt_after: None };
-        let (attempts, _) = run_with_retries(5, backoff(), &mut Jitter::fixed(1), &mut s, |_| R(Class::TransientInfra, true), |_, _, _| {});
+        let mut s = FakeSleeper {
+            slept: vec![],
+            interrupt_after: None,
+        };
+        let (attempts, _) = run_with_retries(
+            5,
+            backoff(),
+            &mut Jitter::fixed(1),
+            &mut s,
+            |_| R(Class::TransientInfra, true),
+            |_, _, _| {},
+        );
         assert_eq!(attempts.len(), 1);
         assert!(s.slept.is_empty());
     }
@@ -164,7 +227,10 @@ mod tests {
             let step = (Duration::from_secs(2) * 2u32.pow(retry - 1)).min(b.cap);
             for _ in 0..200 {
                 let d = b.delay(retry, j.next_unit());
-                assert!(d >= step / 2 && d <= step, "retry {retry}: {d:?} vs step {step:?}");
+                assert!(
+                    d >= step / 2 && d <= step,
+                    "retry {retry}: {d:?} vs step {step:?}"
+                );
             }
         }
         assert_eq!(b.delay(1, 0.0), Duration::from_secs(1));

@@ -96,7 +96,8 @@ fn one_attempt(
     opts: &supervise::Options,
 ) -> Attempt {
     let started_at = chrono::Utc::now();
-    let (out_scan, err_scan) = classify::scanners(rules, &settings.check_line_pattern, settings.tail_lines);
+    let (out_scan, err_scan) =
+        classify::scanners(rules, &settings.check_line_pattern, settings.tail_lines);
     let outcome = match supervise::run(argv, opts, out_scan, err_scan) {
         Ok(o) => o,
         Err(e) => {
@@ -107,7 +108,9 @@ fn one_attempt(
                 std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
                 _ => e.to_string(),
             };
-            err_scan.feed(format!("stagerun: cannot run `{}`: {reason}\n", argv[0]).as_bytes());
+            let line = format!("stagerun: cannot run `{}`: {reason}", argv[0]);
+            eprintln!("{line}");
+            err_scan.feed(format!("{line}\n").as_bytes());
             err_scan.finish();
             supervise::Outcome {
                 exit_code: Some(127),
@@ -121,9 +124,20 @@ fn one_attempt(
             }
         }
     };
-    let ev = classify::evidence(outcome.exit_code, outcome.signal, outcome.timed_out, &outcome.stdout, &outcome.stderr);
+    let ev = classify::evidence(
+        outcome.exit_code,
+        outcome.signal,
+        outcome.timed_out,
+        &outcome.stdout,
+        &outcome.stderr,
+    );
     let classification = rules.classify(&ev);
-    Attempt { number, started_at, outcome, classification }
+    Attempt {
+        number,
+        started_at,
+        outcome,
+        classification,
+    }
 }
 
 fn record(a: &Attempt) -> AttemptRecord {
@@ -143,7 +157,10 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     if let Some(why) = settings.skip_reason() {
         eprintln!("stagerun: SKIPPED: {why}; nothing run, no log written");
         if args.channel.json {
-            println!("{}", serde_json::json!({"schema": "stagerun.result/1", "verdict": "SKIPPED", "exit_code": crate::exit::SKIPPED, "reason": why}));
+            println!(
+                "{}",
+                serde_json::json!({"schema": "stagerun.result/1", "verdict": "SKIPPED", "exit_code": crate::exit::SKIPPED, "reason": why})
+            );
         }
         return Ok(crate::exit::SKIPPED);
     }
@@ -153,7 +170,10 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     if args.dry_run {
         let argv = transport::run_argv(&settings, &item, None)?;
         if args.channel.json {
-            println!("{}", serde_json::json!({"argv": argv, "command": transport::display_argv(&argv)}));
+            println!(
+                "{}",
+                serde_json::json!({"argv": argv, "command": transport::display_argv(&argv)})
+            );
         } else {
             println!("{}", transport::display_argv(&argv));
         }
@@ -193,11 +213,19 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         env,
         label: "stagerun".into(),
     };
-    eprintln!("stagerun: {} [{}] via {}: {command}", item.id, settings.repo, settings.transport.as_str());
+    eprintln!(
+        "stagerun: {} [{}] via {}: {command}",
+        item.id,
+        settings.repo,
+        settings.transport.as_str()
+    );
 
     let started = chrono::Utc::now();
     let clock = Instant::now();
-    let backoff = Backoff { base: settings.backoff_base, cap: settings.backoff_cap };
+    let backoff = Backoff {
+        base: settings.backoff_base,
+        cap: settings.backoff_cap,
+    };
     let total = settings.infra_retries + 1;
     let (attempts, _) = retry::run_with_retries(
         settings.infra_retries,
@@ -217,8 +245,14 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     );
     let interrupted_during_backoff = signals::count() > 0;
     drop(master);
-    let last = attempts.last().ok_or_else(|| anyhow::anyhow!("no attempt was made"))?;
-    let interrupted = last.outcome.interrupted.or(if interrupted_during_backoff { signals::last() } else { None });
+    let last = attempts
+        .last()
+        .ok_or_else(|| anyhow::anyhow!("no attempt was made"))?;
+    let interrupted = last.outcome.interrupted.or(if interrupted_during_backoff {
+        signals::last()
+    } else {
+        None
+    });
 
     let checks: &CheckTable = &last.outcome.stdout.checks;
     let (verdict, outcome, rule, reason) = if let Some(sig) = interrupted {
@@ -226,20 +260,33 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             Verdict::Hold,
             "interrupted".to_string(),
             "interrupted".to_string(),
-            format!("stagerun received {}; the suite's process group was stopped", signals::name(sig)),
+            format!(
+                "stagerun received {}; the suite's process group was stopped",
+                signals::name(sig)
+            ),
         )
     } else {
         let c = &last.classification;
         let verdict = match c.class {
-            Class::SuiteRan if last.outcome.exit_code == Some(0) && !checks.fail_seen => Verdict::Success,
+            Class::SuiteRan if last.outcome.exit_code == Some(0) && !checks.fail_seen => {
+                Verdict::Success
+            }
             Class::SuiteRan => Verdict::Failed,
             _ => Verdict::Hold,
         };
         let mut reason = c.reason.clone();
         if c.class == Class::TransientInfra && attempts.len() as u32 > settings.infra_retries {
-            reason = format!("{reason} (retry budget of {} spent)", settings.infra_retries);
+            reason = format!(
+                "{reason} (retry budget of {} spent)",
+                settings.infra_retries
+            );
         }
-        (verdict, c.class.as_str().to_string(), c.rule.clone(), reason)
+        (
+            verdict,
+            c.class.as_str().to_string(),
+            c.rule.clone(),
+            reason,
+        )
     };
     if attempts.iter().any(|a| a.outcome.survivors) {
         eprintln!("stagerun: warning: processes of the suite survived SIGKILL");
@@ -273,7 +320,8 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         stderr_tail: last.outcome.stderr.tail.text(),
     };
     let log_path = item.log_path();
-    let write_result = log::render(&report).and_then(|text| Ok(log::write_atomic(&log_path, text.as_bytes())?));
+    let write_result =
+        log::render(&report).and_then(|text| Ok(log::write_atomic(&log_path, text.as_bytes())?));
     let mut exit_code = verdict.exit_code();
     let log_written = match &write_result {
         Ok(()) => true,
@@ -288,13 +336,25 @@ pub fn run(args: &RunArgs) -> Result<u8> {
     };
 
     let push_result = if !log_written {
-        PushResult { status: "skipped", detail: "log not written".into() }
+        PushResult {
+            status: "skipped",
+            detail: "log not written".into(),
+        }
     } else if interrupted.is_some() {
-        PushResult { status: "skipped", detail: "run interrupted".into() }
+        PushResult {
+            status: "skipped",
+            detail: "run interrupted".into(),
+        }
     } else if !settings.push {
-        PushResult { status: "skipped", detail: format!("disabled by {}", settings.source_of("push")) }
+        PushResult {
+            status: "skipped",
+            detail: format!("disabled by {}", settings.source_of("push")),
+        }
     } else {
-        let message = format!("deploy-staging({}): staging gate {} ({})", item.id, verdict, summary);
+        let message = format!(
+            "deploy-staging({}): staging gate {} ({})",
+            item.id, verdict, summary
+        );
         let r = push::push(&push::PushRequest {
             log_path: &log_path,
             message: &message,
@@ -303,7 +363,10 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             timeout: settings.push_timeout,
         });
         if r.status == "failed" {
-            eprintln!("stagerun: warning: push failed (verdict unchanged): {}", r.detail);
+            eprintln!(
+                "stagerun: warning: push failed (verdict unchanged): {}",
+                r.detail
+            );
         }
         r
     };
@@ -372,7 +435,9 @@ pub fn scan_file(path: &std::path::Path, scanner: &mut LineScanner) -> Result<()
         .map_err(|e| Exit::usage(format!("cannot read {}: {e}", path.display())))?;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = f.read(&mut buf).map_err(|e| Exit::usage(format!("cannot read {}: {e}", path.display())))?;
+        let n = f
+            .read(&mut buf)
+            .map_err(|e| Exit::usage(format!("cannot read {}: {e}", path.display())))?;
         if n == 0 {
             break;
         }

@@ -36,7 +36,12 @@ fn run_quiet(argv: &[String], timeout: Duration) -> Result<(), String> {
             let _ = f.rewind();
             let mut text = String::new();
             let _ = f.take(64 * 1024).read_to_string(&mut text);
-            let line = text.lines().map(str::trim).filter(|l| !l.is_empty()).last().unwrap_or("").to_string();
+            let line = text
+                .lines()
+                .map(str::trim)
+                .rfind(|l| !l.is_empty())
+                .unwrap_or("")
+                .to_string();
             Err(format!("exit {}: {line}", out.status.code().unwrap_or(-1)))
         }
         Ok(None) => {
@@ -53,15 +58,24 @@ impl Master {
     /// which case every ssh call connects on its own and its failure is
     /// classified as usual.
     pub fn open(settings: &Settings) -> Option<Master> {
-        let dir = tempfile::Builder::new().prefix("stagerun-ssh-").tempdir().ok()?;
+        let dir = tempfile::Builder::new()
+            .prefix("stagerun-ssh-")
+            .tempdir()
+            .ok()?;
         // ssh control paths must fit in a unix socket address (108 bytes).
         let path = dir.path().join("cm");
         let argv = transport::ssh_master_argv(settings, &path).ok()?;
         match run_quiet(&argv, settings.connect_timeout + Duration::from_secs(5)) {
-            Ok(()) if path.exists() => Some(Master { _dir: dir, path, settings: settings.clone() }),
+            Ok(()) if path.exists() => Some(Master {
+                _dir: dir,
+                path,
+                settings: settings.clone(),
+            }),
             Ok(()) => None,
             Err(e) => {
-                eprintln!("stagerun: ssh master connection not established ({e}); connecting per command");
+                eprintln!(
+                    "stagerun: ssh master connection not established ({e}); connecting per command"
+                );
                 None
             }
         }

@@ -62,7 +62,9 @@ pub fn group_alive(pgid: i32) -> bool {
             continue;
         };
         // "pid (comm) state ppid pgrp ..."; comm may contain anything.
-        let Some(close) = stat.rfind(')') else { continue };
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
         let mut fields = stat[close + 1..].split_whitespace();
         let state = fields.next().unwrap_or("");
         let _ppid = fields.next();
@@ -179,7 +181,10 @@ pub fn run(
         if signals::count() > signals_before {
             interrupted = signals::last();
             let sig = interrupted.map(signals::name).unwrap_or_default();
-            eprintln!("{}: received {sig}; stopping the suite's process group", opts.label);
+            eprintln!(
+                "{}: received {sig}; stopping the suite's process group",
+                opts.label
+            );
             break None;
         }
         if now >= deadline {
@@ -207,7 +212,9 @@ pub fn run(
         }
         // Short slices keep signal handling prompt; the wait itself wakes
         // on SIGCHLD, so a finished child is seen at once.
-        let slice_end = deadline.min(next_heartbeat).min(now + Duration::from_millis(50));
+        let slice_end = deadline
+            .min(next_heartbeat)
+            .min(now + Duration::from_millis(50));
         if let Some(output) = handle.wait_deadline(slice_end)? {
             break Some(output.status);
         }

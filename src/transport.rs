@@ -40,7 +40,7 @@ pub fn remote_deadline(local: Duration) -> Duration {
 
 fn fmt_secs(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}", ms / 1000)
     } else {
         format!("{:.3}", d.as_secs_f64())
@@ -58,7 +58,12 @@ fn check(settings: &Settings, key: &str, value: &str, re: &Regex) -> Result<()> 
     if re.is_match(value) {
         Ok(())
     } else {
-        Err(invalid(settings, key, value, &format!("does not match `{}`", re.as_str())))
+        Err(invalid(
+            settings,
+            key,
+            value,
+            &format!("does not match `{}`", re.as_str()),
+        ))
     }
 }
 
@@ -98,7 +103,12 @@ fn require<'a>(settings: &Settings, key: &str, value: &'a Option<String>) -> Res
 /// `docker exec CONTAINER <deadline wrapper> ARGV…` as run on the docker host.
 pub fn docker_exec_argv(settings: &Settings, inner: &[String]) -> Result<Vec<String>> {
     let container = require(settings, "container", &settings.container)?;
-    check(settings, "container", container, &settings.container_pattern)?;
+    check(
+        settings,
+        "container",
+        container,
+        &settings.container_pattern,
+    )?;
     let deadline = remote_deadline(settings.timeout);
     let mut argv: Vec<String> = vec![
         "docker".into(),
@@ -128,8 +138,14 @@ pub fn ssh_base_argv(settings: &Settings, control_path: Option<&Path>) -> Result
     // never a silently accepted host key.
     opt("BatchMode=yes".into());
     opt("StrictHostKeyChecking=yes".into());
-    opt(format!("ConnectTimeout={}", settings.connect_timeout.as_secs().max(1)));
-    opt(format!("ServerAliveInterval={}", settings.server_alive_interval.as_secs().max(1)));
+    opt(format!(
+        "ConnectTimeout={}",
+        settings.connect_timeout.as_secs().max(1)
+    ));
+    opt(format!(
+        "ServerAliveInterval={}",
+        settings.server_alive_interval.as_secs().max(1)
+    ));
     opt("ServerAliveCountMax=3".into());
     if let Some(kh) = &settings.known_hosts {
         opt(format!("UserKnownHostsFile={}", kh.display()));
@@ -142,7 +158,12 @@ pub fn ssh_base_argv(settings: &Settings, control_path: Option<&Path>) -> Result
         opt(extra.clone());
     }
     if let Some(id) = &settings.identity_file {
-        argv.extend(["-o".into(), "IdentitiesOnly=yes".into(), "-i".into(), id.display().to_string()]);
+        argv.extend([
+            "-o".into(),
+            "IdentitiesOnly=yes".into(),
+            "-i".into(),
+            id.display().to_string(),
+        ]);
     }
     if let Some(port) = settings.port {
         argv.extend(["-p".into(), port.to_string()]);
@@ -163,7 +184,11 @@ pub fn remote_command(parts: &[String]) -> Result<String> {
 }
 
 /// The complete argv for one attempt of the suite.
-pub fn run_argv(settings: &Settings, item: &WorkItem, control_path: Option<&Path>) -> Result<Vec<String>> {
+pub fn run_argv(
+    settings: &Settings,
+    item: &WorkItem,
+    control_path: Option<&Path>,
+) -> Result<Vec<String>> {
     let inner = suite_argv(settings, item)?;
     match settings.transport {
         TransportKind::Local => Ok(inner),
@@ -180,30 +205,6 @@ pub fn run_argv(settings: &Settings, item: &WorkItem, control_path: Option<&Path
 /// A shell-pasteable rendering of an argv, for logs and `--dry-run`.
 pub fn display_argv(argv: &[String]) -> String {
     shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| format!("{argv:?}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn remote_deadline_is_shorter_and_positive() {
-        for s in [1u64, 2, 3, 10, 60, 900, 86400] {
-            let local = Duration::from_secs(s);
-            let remote = remote_deadline(local);
-            assert!(remote < local && remote > Duration::ZERO, "{s}: {remote:?}");
-        }
-        assert_eq!(remote_deadline(Duration::from_secs(900)), Duration::from_secs(890));
-    }
-
-    #[test]
-    fn wrapper_runs_argv_verbatim_under_timeout() {
-        let out = std::process::Command::new("sh")
-            .args(["-c", DEADLINE_WRAPPER, DEADLINE_ARG0, "5", "1", "printf", "%s|", "a b", "$(x)", "'"])
-            .output()
-            .unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|$(x)|'|");
-    }
 }
 
 /// argv that starts the shared master connection in the background.
@@ -230,4 +231,42 @@ pub fn ssh_exit_argv(settings: &Settings, control_path: &Path) -> Result<Vec<Str
     let host_at = argv.len() - 2;
     argv.splice(host_at..host_at, ["-O".to_string(), "exit".into()]);
     Ok(argv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_deadline_is_shorter_and_positive() {
+        for s in [1u64, 2, 3, 10, 60, 900, 86400] {
+            let local = Duration::from_secs(s);
+            let remote = remote_deadline(local);
+            assert!(remote < local && remote > Duration::ZERO, "{s}: {remote:?}");
+        }
+        assert_eq!(
+            remote_deadline(Duration::from_secs(900)),
+            Duration::from_secs(890)
+        );
+    }
+
+    #[test]
+    fn wrapper_runs_argv_verbatim_under_timeout() {
+        let out = std::process::Command::new("sh")
+            .args([
+                "-c",
+                DEADLINE_WRAPPER,
+                DEADLINE_ARG0,
+                "5",
+                "1",
+                "printf",
+                "%s|",
+                "a b",
+                "$(x)",
+                "'",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "a b|$(x)|'|");
+    }
 }

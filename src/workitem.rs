@@ -19,9 +19,8 @@ impl WorkItem {
     /// only reads.
     pub fn open(dir: &Path, id_pattern: &Regex) -> Result<WorkItem> {
         let shown = dir.display();
-        let meta = std::fs::metadata(dir).map_err(|e| {
-            Exit::usage(format!("work item `{shown}`: {}", describe_io(&e)))
-        })?;
+        let meta = std::fs::metadata(dir)
+            .map_err(|e| Exit::usage(format!("work item `{shown}`: {}", describe_io(&e))))?;
         if !meta.is_dir() {
             return Err(Exit::usage(format!("work item `{shown}` is not a folder")));
         }
@@ -30,10 +29,18 @@ impl WorkItem {
         let name = canonical
             .file_name()
             .and_then(|n| n.to_str())
-            .ok_or_else(|| Exit::usage(format!("work item `{shown}`: folder name is not valid UTF-8")))?;
+            .ok_or_else(|| {
+                Exit::usage(format!(
+                    "work item `{shown}`: folder name is not valid UTF-8"
+                ))
+            })?;
         validate_id(name, id_pattern)?;
-        std::fs::read_dir(&canonical)
-            .map_err(|e| Exit::usage(format!("work item `{shown}` is not readable: {}", describe_io(&e))))?;
+        std::fs::read_dir(&canonical).map_err(|e| {
+            Exit::usage(format!(
+                "work item `{shown}` is not readable: {}",
+                describe_io(&e)
+            ))
+        })?;
         Ok(WorkItem {
             dir: canonical.clone(),
             id: name.to_string(),
@@ -89,7 +96,15 @@ mod tests {
         for ok in ["ORCH-115", "A-1", "ORCH2-7b"] {
             assert!(validate_id(ok, &re).is_ok(), "{ok}");
         }
-        for bad in ["orch-115", "ORCH-", "ORCH-1;rm -rf /", "ORCH-1\n", "ORCH-1 ", "$(x)-1", "ORCH-1ab"] {
+        for bad in [
+            "orch-115",
+            "ORCH-",
+            "ORCH-1;rm -rf /",
+            "ORCH-1\n",
+            "ORCH-1 ",
+            "$(x)-1",
+            "ORCH-1ab",
+        ] {
             assert!(validate_id(bad, &re).is_err(), "{bad}");
         }
     }
