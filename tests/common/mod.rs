@@ -111,3 +111,6 @@ pub fn require(what: &str, available: bool, why: &str) -> bool {
     eprintln!("SKIPPED: {what} unavailable: {why}");
     false
 }
+
+pub mod docker;
+pub mod sshd;
