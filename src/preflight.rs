@@ -23,6 +23,9 @@ pub struct Step {
     pub duration_s: f64,
 }
 
+/// Reads a step's clean exit: Ok(detail) or Err((class, detail)).
+type Judge = Box<dyn Fn(i32, &str) -> std::result::Result<String, (Class, String)>>;
+
 struct Probe<'a> {
     settings: &'a Settings,
     rules: RuleSet,
@@ -199,11 +202,7 @@ pub fn run(args: &PreflightArgs) -> Result<u8> {
             .map(|h| format!(" to {h}"))
             .unwrap_or_default()
     );
-    let mut plan: Vec<(
-        &'static str,
-        Vec<String>,
-        Box<dyn Fn(i32, &str) -> std::result::Result<String, (Class, String)>>,
-    )> = Vec::new();
+    let mut plan: Vec<(&'static str, Vec<String>, Judge)> = Vec::new();
     if settings.transport == TransportKind::Ssh {
         plan.push((
             "ssh reachable",
