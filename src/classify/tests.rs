@@ -388,3 +388,11 @@ fn bad_rules_files_are_config_errors_naming_the_rule() {
         assert!(!exit.message.contains('\n'), "{}", exit.message);
     }
 }
+
+#[test]
+fn docs_list_every_builtin_rule() {
+    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/classification.md")).unwrap();
+    for r in &RuleSet::builtin().rules {
+        assert!(doc.contains(&format!("`{}`", r.id)), "docs/classification.md lacks rule {}", r.id);
+    }
+}
