@@ -8,7 +8,11 @@ use predicates::prelude::*;
 
 fn ready() -> bool {
     let d = docker::available();
-    require("docker engine", d.is_ok(), d.as_ref().err().map(String::as_str).unwrap_or(""))
+    require(
+        "docker engine",
+        d.is_ok(),
+        d.as_ref().err().map(String::as_str).unwrap_or(""),
+    )
 }
 
 fn run(sb: &Sandbox, item: &std::path::Path, container: &str) -> assert_cmd::Command {
@@ -51,20 +55,42 @@ fn docker_transport_environment_faults_are_hold() {
     let c = Container::start("pass");
     // Script missing in the container.
     let item = sb.work_item("ORCH-303");
-    run(&sb, &item, &c.name).args(["--check-script", "/staging/none.py"]).assert().code(75);
-    assert_eq!(front(&item, "rule").as_deref(), Some("check-script-missing"));
+    run(&sb, &item, &c.name)
+        .args(["--check-script", "/staging/none.py"])
+        .assert()
+        .code(75);
+    assert_eq!(
+        front(&item, "rule").as_deref(),
+        Some("check-script-missing")
+    );
     // Interpreter missing in the container: OCI/exec error text, not a failure.
     let item = sb.work_item("ORCH-304");
-    run(&sb, &item, &c.name).args(["--python", "python9"]).assert().code(75);
+    run(&sb, &item, &c.name)
+        .args(["--python", "python9"])
+        .assert()
+        .code(75);
     assert_eq!(front(&item, "rule").as_deref(), Some("interpreter-missing"));
     // docker CLI missing on this machine.
     let item = sb.work_item("ORCH-305");
-    run(&sb, &item, &c.name).env("PATH", "/nonexistent").assert().code(75);
-    assert_eq!(front(&item, "rule").as_deref(), Some("docker-cli-missing-local"));
+    run(&sb, &item, &c.name)
+        .env("PATH", "/nonexistent")
+        .assert()
+        .code(75);
+    assert_eq!(
+        front(&item, "rule").as_deref(),
+        Some("docker-cli-missing-local")
+    );
     // Daemon unreachable: transient, retried.
     let item = sb.work_item("ORCH-306");
-    run(&sb, &item, &c.name).env("DOCKER_HOST", "unix:///nonexistent/docker.sock").args(["--retries", "1"]).assert().code(75);
-    assert_eq!(front(&item, "rule").as_deref(), Some("docker-daemon-unreachable"));
+    run(&sb, &item, &c.name)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .args(["--retries", "1"])
+        .assert()
+        .code(75);
+    assert_eq!(
+        front(&item, "rule").as_deref(),
+        Some("docker-daemon-unreachable")
+    );
     assert_eq!(log_text(&item).matches("- attempt:").count(), 2);
 }
 
@@ -82,5 +108,9 @@ fn docker_transport_timeout_leaves_nothing_in_the_container() {
         .code(75)
         .stderr(predicate::str::contains("ORCH-307 HOLD"));
     std::thread::sleep(std::time::Duration::from_millis(300));
-    assert!(c.processes_matching("ORCH-307").is_empty(), "{:?}", c.processes_matching("ORCH-307"));
+    assert!(
+        c.processes_matching("ORCH-307").is_empty(),
+        "{:?}",
+        c.processes_matching("ORCH-307")
+    );
 }

@@ -391,8 +391,15 @@ fn bad_rules_files_are_config_errors_naming_the_rule() {
 
 #[test]
 fn docs_list_every_builtin_rule() {
-    let doc = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/classification.md")).unwrap();
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/classification.md"),
+    )
+    .unwrap();
     for r in &RuleSet::builtin().rules {
-        assert!(doc.contains(&format!("`{}`", r.id)), "docs/classification.md lacks rule {}", r.id);
+        assert!(
+            doc.contains(&format!("`{}`", r.id)),
+            "docs/classification.md lacks rule {}",
+            r.id
+        );
     }
 }
