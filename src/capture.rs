@@ -140,6 +140,16 @@ impl LineScanner {
     }
 }
 
+/// Set while a transient status line is on the terminal; the next output
+/// chunk erases it first so suite output never lands mid-line.
+pub static STATUS_SHOWN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn clear_status() {
+    if STATUS_SHOWN.swap(false, Ordering::SeqCst) {
+        let _ = std::io::stderr().lock().write_all(b"\r\x1b[2K");
+    }
+}
+
 /// Where live output goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Echo {
@@ -168,6 +178,7 @@ pub fn pump(
         };
         last_output.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
         if echo_ok {
+            clear_status();
             // A closed terminal or pipe on our side must not stop the capture.
             echo_ok = match echo {
                 Echo::Stdout => std::io::stdout().lock().write_all(&buf[..n]).is_ok(),

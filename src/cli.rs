@@ -29,6 +29,29 @@ pub enum Command {
     Classify(ClassifyArgs),
     /// Check the channel to the staging host step by step.
     Preflight(PreflightArgs),
+    /// Show the effective configuration and where every value comes from.
+    Config(ConfigArgs),
+    /// Print a shell completion script (bash, zsh, fish).
+    Completions(CompletionsArgs),
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Args, Debug)]
+pub struct ConfigArgs {
+    /// Show the values for this repo (its `repos.<name>` section applies).
+    #[arg(long, default_value = "")]
+    pub repo: String,
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
@@ -114,6 +137,9 @@ pub struct RunArgs {
     /// Do not stream the suite's output live (it is still captured for the log).
     #[arg(long)]
     pub quiet: bool,
+    /// Also write a JUnit XML report (one testcase per check, one for the infrastructure outcome).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -105,3 +105,65 @@ pub fn classify(args: &ClassifyArgs) -> Result<u8> {
     }
     Ok(exit::SUCCESS)
 }
+
+pub fn show_config(args: &crate::cli::ConfigArgs) -> Result<u8> {
+    let env = crate::config::process_env;
+    let (path, file) = crate::config::load_file(args.config.as_deref(), &env)?;
+    let channel = crate::cli::ChannelArgs {
+        repo: args.repo.clone(),
+        ..Default::default()
+    };
+    let s = crate::config::Settings::resolve(
+        &channel,
+        &Default::default(),
+        &env,
+        path.as_deref(),
+        &file,
+    )?;
+    let file_note = path
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "none (no ./stagerun.yaml)".into());
+    if args.json {
+        let values: Vec<_> = s
+            .provenance
+            .iter()
+            .map(|p| serde_json::json!({"key": p.key, "value": p.value, "source": p.source.to_string()}))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"repo": s.repo, "config_file": file_note, "transport": s.transport.as_str(), "skip": s.skip_reason(), "values": values})
+        );
+        return Ok(exit::SUCCESS);
+    }
+    println!(
+        "# repo: {}\n# config file: {file_note}\n# effective transport: {}",
+        if s.repo.is_empty() {
+            "(none given)"
+        } else {
+            &s.repo
+        },
+        s.transport.as_str()
+    );
+    if let Some(why) = s.skip_reason() {
+        println!("# runs would be SKIPPED: {why}");
+    }
+    let width = s.provenance.iter().map(|p| p.key.len()).max().unwrap_or(10);
+    for p in &s.provenance {
+        println!("{:<width$}  {:<40}  # {}", p.key, p.value, p.source);
+    }
+    Ok(exit::SUCCESS)
+}
+
+pub fn completions(args: &crate::cli::CompletionsArgs) -> Result<u8> {
+    use clap::CommandFactory;
+    let mut cmd = crate::cli::Cli::command();
+    clap_complete::generate(args.shell, &mut cmd, "stagerun", &mut std::io::stdout());
+    Ok(exit::SUCCESS)
+}
+
+pub fn man() -> Result<u8> {
+    use clap::CommandFactory;
+    let cmd = crate::cli::Cli::command();
+    clap_mangen::Man::new(cmd).render(&mut std::io::stdout())?;
+    Ok(exit::SUCCESS)
+}

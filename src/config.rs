@@ -393,7 +393,9 @@ impl Settings {
         file: &FileConfig,
     ) -> Result<Settings> {
         let repo = channel.repo.clone();
-        no_control(&repo).map_err(|m| Exit::usage(format!("invalid --repo: {m}")))?;
+        if !repo.is_empty() {
+            no_control(&repo).map_err(|m| Exit::usage(format!("invalid --repo: {m}")))?;
+        }
         let section = file
             .repos
             .as_ref()

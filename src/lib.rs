@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod exit;
+pub mod integrations;
 pub mod lock;
 pub mod log;
 pub mod push;
@@ -18,6 +19,7 @@ pub mod signals;
 pub mod sshmaster;
 pub mod supervise;
 pub mod transport;
+pub mod ui;
 pub mod workitem;
 
 use clap::Parser;
@@ -41,6 +43,9 @@ pub fn main_entry() -> u8 {
         cli::Command::Gate(a) => commands::gate(a),
         cli::Command::Classify(a) => commands::classify(a),
         cli::Command::Preflight(a) => preflight::run(a),
+        cli::Command::Config(a) => commands::show_config(a),
+        cli::Command::Completions(a) => commands::completions(a),
+        cli::Command::Man => commands::man(),
     };
     match result {
         Ok(code) => code,

@@ -62,6 +62,7 @@ impl Probe<'_> {
             echo_stderr: Echo::None,
             env: Vec::new(),
             label: "stagerun preflight".into(),
+            live_status: false,
         };
         let (out, err) = classify::scanners(&self.rules, &self.settings.check_line_pattern, 20);
         let outcome = match supervise::run(&argv, &opts, out, err) {

@@ -212,6 +212,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         echo_stderr: echo_err,
         env,
         label: "stagerun".into(),
+        live_status: !args.quiet && crate::ui::live_status(),
     };
     eprintln!(
         "stagerun: {} [{}] via {}: {command}",
@@ -220,6 +221,16 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         settings.transport.as_str()
     );
 
+    let gitlab_sections = crate::integrations::in_gitlab_ci() && echo_out != Echo::None;
+    if gitlab_sections {
+        section_line(
+            echo_out,
+            &crate::integrations::gitlab_section_start(
+                "stagerun_suite",
+                &format!("staging suite output for {}", item.id),
+            ),
+        );
+    }
     let started = chrono::Utc::now();
     let clock = Instant::now();
     let backoff = Backoff {
@@ -243,6 +254,12 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             );
         },
     );
+    if gitlab_sections {
+        section_line(
+            echo_out,
+            &crate::integrations::gitlab_section_end("stagerun_suite"),
+        );
+    }
     let interrupted_during_backoff = signals::count() > 0;
     drop(master);
     let last = attempts
@@ -394,10 +411,35 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         });
     }
 
+    let view = crate::integrations::ResultView {
+        work_item: &item.id,
+        repo: &settings.repo,
+        verdict,
+        outcome: &outcome,
+        rule: &rule,
+        reason: &reason,
+        summary: &summary,
+        checks: &report.checks,
+        duration_s: report.header.duration_s,
+        started_at: &report.header.started_at,
+        log_path: &log_path,
+        attempts: records.len(),
+    };
+    if let Some(junit) = &args.junit
+        && let Err(e) = crate::integrations::write_junit(junit, &view)
+    {
+        eprintln!(
+            "stagerun: warning: cannot write JUnit report {}: {e} (verdict unchanged)",
+            junit.display()
+        );
+    }
+    if crate::integrations::in_github_actions() {
+        crate::integrations::github_actions(&view, !json);
+    }
     eprintln!(
         "stagerun: {} {} — {} [{outcome}, rule {rule}]: {reason}; log: {}",
         item.id,
-        verdict,
+        crate::ui::paint(verdict.as_str(), verdict, crate::ui::stderr_color()),
         summary,
         log_path.display()
     );
@@ -426,6 +468,14 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         println!("{}", serde_json::to_string(&result)?);
     }
     Ok(exit_code)
+}
+
+fn section_line(echo: Echo, line: &str) {
+    match echo {
+        Echo::Stdout => println!("{line}"),
+        Echo::Stderr => eprintln!("{line}"),
+        Echo::None => {}
+    }
 }
 
 /// Used by `classify` to feed a file through the same scanner as a live run.

@@ -25,6 +25,9 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Prefix for heartbeat and kill messages on stderr.
     pub label: String,
+    /// An interactive terminal gets a live elapsed-time line instead of
+    /// heartbeat lines.
+    pub live_status: bool,
 }
 
 #[derive(Debug)]
@@ -175,6 +178,7 @@ pub fn run(
     let mut timed_out = false;
     let mut interrupted = None;
     let mut next_heartbeat = start + opts.heartbeat;
+    let mut next_status = start + Duration::from_secs(1);
     let signals_before = signals::count();
     let status = loop {
         let now = Instant::now();
@@ -197,7 +201,22 @@ pub fn run(
             );
             break None;
         }
-        if now >= next_heartbeat {
+        let silent_ms = (now.duration_since(start).as_millis() as u64)
+            .saturating_sub(last_output.load(Ordering::Relaxed));
+        if opts.live_status && silent_ms >= 1000 && now >= next_status {
+            use std::io::Write;
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "\r\x1b[2K{}: running {} …",
+                opts.label,
+                fmt_elapsed(now - start)
+            );
+            let _ = err.flush();
+            crate::capture::STATUS_SHOWN.store(true, Ordering::SeqCst);
+            next_status = now + Duration::from_secs(1);
+        }
+        if !opts.live_status && now >= next_heartbeat {
             let silent = now.duration_since(start)
                 - Duration::from_millis(last_output.load(Ordering::Relaxed));
             if silent >= opts.heartbeat {
@@ -220,6 +239,7 @@ pub fn run(
         }
     };
 
+    crate::capture::clear_status();
     let immediate = signals::count() > signals_before + 1;
     let survivors = terminate_group(pgid, opts.grace, immediate);
     let status = match status {
