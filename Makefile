@@ -4,6 +4,9 @@ DEMO_DIR := target/demo
 
 .PHONY: build demo test lint bench install clean
 
+PREFIX ?= /usr/local
+DESTDIR ?=
+
 build:
 	$(CARGO) build --release
 
@@ -23,6 +26,17 @@ test:
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	install -m 755 target/release/stagerun $(DESTDIR)$(PREFIX)/bin/stagerun
+	./target/release/stagerun man > $(DESTDIR)$(PREFIX)/share/man/man1/stagerun.1
+	./target/release/stagerun completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/stagerun
+	./target/release/stagerun completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_stagerun
+	./target/release/stagerun completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/stagerun.fish
 
 clean:
 	$(CARGO) clean

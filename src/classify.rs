@@ -59,6 +59,8 @@ struct RuleSpec {
     class: String,
     reason: String,
     #[serde(default)]
+    fix: Option<String>,
+    #[serde(default)]
     when: When,
 }
 
@@ -76,6 +78,8 @@ pub struct Rule {
     pub id: String,
     pub class: Class,
     pub reason: String,
+    /// What a person should do about it.
+    pub fix: Option<String>,
     pub when: When,
     pub builtin: bool,
     stderr_idx: Option<usize>,
@@ -101,6 +105,8 @@ pub struct Classification {
     pub class: Class,
     pub rule: String,
     pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -233,6 +239,7 @@ impl RuleSet {
                 id: spec.id,
                 class,
                 reason: spec.reason,
+                fix: spec.fix,
                 when: spec.when,
                 builtin,
                 stderr_idx,
@@ -262,6 +269,7 @@ impl RuleSet {
                     class: rule.class,
                     rule: rule.id.clone(),
                     reason: rule.reason.clone(),
+                    fix: rule.fix.clone(),
                 };
             }
         }
@@ -270,6 +278,7 @@ impl RuleSet {
             class: Class::TransientInfra,
             rule: "no-rule-matched".into(),
             reason: "no rule matched; treated as transient, never FAILED".into(),
+            fix: None,
         }
     }
 

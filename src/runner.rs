@@ -443,6 +443,12 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         summary,
         log_path.display()
     );
+    if verdict == Verdict::Hold
+        && interrupted.is_none()
+        && let Some(fix) = &last.classification.fix
+    {
+        eprintln!("stagerun: what to do: {fix}");
+    }
     if json {
         let result = JsonResult {
             schema: "stagerun.result/1",

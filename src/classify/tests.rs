@@ -403,3 +403,23 @@ fn docs_list_every_builtin_rule() {
         );
     }
 }
+
+#[test]
+fn every_builtin_rule_says_what_to_do_and_is_in_troubleshooting() {
+    let doc = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/troubleshooting.md"),
+    )
+    .unwrap();
+    for r in &RuleSet::builtin().rules {
+        assert!(
+            r.fix.as_deref().is_some_and(|f| !f.is_empty()),
+            "rule {} has no fix",
+            r.id
+        );
+        assert!(
+            doc.contains(&format!("| `{}` |", r.id)),
+            "docs/troubleshooting.md lacks {}",
+            r.id
+        );
+    }
+}
