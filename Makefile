@@ -23,6 +23,9 @@ demo: build
 test:
 	$(CARGO) test --all-targets 2>&1
 
+bench: build
+	python3 bench/bench.py
+
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings

@@ -33,10 +33,15 @@ impl Tail {
         if self.max_lines == 0 {
             return;
         }
-        if self.lines.len() == self.max_lines {
-            self.lines.pop_front();
-        }
-        let mut kept = line[..line.len().min(TAIL_LINE_MAX)].to_vec();
+        // Reuse the evicted line's buffer: a flood of short lines must not
+        // cost an allocation each.
+        let mut kept = if self.lines.len() == self.max_lines {
+            self.lines.pop_front().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        kept.clear();
+        kept.extend_from_slice(&line[..line.len().min(TAIL_LINE_MAX)]);
         if truncated || line.len() > TAIL_LINE_MAX {
             kept.extend_from_slice(" …[line truncated]".as_bytes());
         }
@@ -89,7 +94,7 @@ impl LineScanner {
 
     pub fn feed(&mut self, mut chunk: &[u8]) {
         self.bytes += chunk.len() as u64;
-        while let Some(pos) = chunk.iter().position(|b| *b == b'\n') {
+        while let Some(pos) = memchr::memchr(b'\n', chunk) {
             let (head, rest) = chunk.split_at(pos);
             if self.partial.is_empty() && !self.partial_overflow {
                 self.line(head, false);
@@ -128,12 +133,17 @@ impl LineScanner {
         self.lines += 1;
         let capped = &raw[..raw.len().min(MAX_LINE)];
         let line = capped.strip_suffix(b"\r").unwrap_or(capped);
-        if let Some(set) = &self.patterns {
+        // is_match first: it allocates nothing, and almost no line matches.
+        if let Some(set) = &self.patterns
+            && set.is_match(line)
+        {
             for i in set.matches(line).iter() {
                 self.hits[i] = true;
             }
         }
-        if let Some(re) = &self.check_pattern {
+        if let Some(re) = &self.check_pattern
+            && re.is_match(line)
+        {
             self.checks.observe(re, line);
         }
         self.tail.push(line, truncated || raw.len() > MAX_LINE);
@@ -167,7 +177,7 @@ pub fn pump(
     last_output: Arc<AtomicU64>,
     start: Instant,
 ) {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; 256 * 1024];
     let mut echo_ok = echo != Echo::None;
     loop {
         let n = match reader.read(&mut buf) {

@@ -365,7 +365,9 @@ fn no_control_path(v: &PathBuf) -> std::result::Result<(), String> {
 
 #[allow(clippy::ptr_arg)] // validator for `Layered::pick::<String>`
 fn valid_regex(v: &String) -> std::result::Result<(), String> {
-    Regex::new(v)
+    // Syntax only; the one real compile happens when the value is used.
+    regex_syntax::Parser::new()
+        .parse(v)
         .map(|_| ())
         .map_err(|e| format!("invalid regular expression: {}", first_line(&e.to_string())))
 }
@@ -748,9 +750,9 @@ impl Settings {
             parse_string,
             |v: &String| {
                 valid_regex(v)?;
-                let re = Regex::new(v).map_err(|e| e.to_string())?;
                 for group in ["id", "status"] {
-                    if !re.capture_names().any(|n| n == Some(group)) {
+                    if !v.contains(&format!("(?P<{group}>")) && !v.contains(&format!("(?<{group}>"))
+                    {
                         return Err(format!("must have a named group `(?P<{group}>…)`"));
                     }
                 }
@@ -874,9 +876,17 @@ impl Settings {
             infra_retries: retries.unwrap_or(2),
             backoff_base: secs(backoff_base),
             backoff_cap: secs(backoff_cap),
-            id_pattern: Regex::new(&id_pattern.unwrap_or_default())?,
+            id_pattern: Regex::new(&id_pattern.unwrap_or_default()).map_err(|e| {
+                Exit::config(format!("`id_pattern`: {}", first_line(&e.to_string())))
+            })?,
             container_pattern: Regex::new(DEFAULT_CONTAINER_PATTERN)?,
-            check_line_pattern: regex::bytes::Regex::new(&check_line_pattern.unwrap_or_default())?,
+            check_line_pattern: regex::bytes::Regex::new(&check_line_pattern.unwrap_or_default())
+                .map_err(|e| {
+                Exit::config(format!(
+                    "`check_line_pattern`: {}",
+                    first_line(&e.to_string())
+                ))
+            })?,
             rules,
             alert_command,
             push: push.unwrap_or(true),
