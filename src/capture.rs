@@ -57,10 +57,17 @@ impl Tail {
     }
 }
 
+/// Lines seen before a deferred pattern set is ready wait here, up to this
+/// many bytes; past it the reader waits for the set.
+const PENDING_MAX: usize = 4 * 1024 * 1024;
+
 /// Per-stream line state.
 #[derive(Debug)]
 pub struct LineScanner {
     patterns: Option<RegexSet>,
+    /// A set still being compiled elsewhere (see `classify::RulesHandle`).
+    deferred: Option<Arc<std::sync::OnceLock<RegexSet>>>,
+    pending: Vec<u8>,
     /// `hits[i]` is true once pattern i matched any line.
     pub hits: Vec<bool>,
     check_pattern: Option<Regex>,
@@ -81,6 +88,8 @@ impl LineScanner {
         let n = patterns.as_ref().map(RegexSet::len).unwrap_or(0);
         LineScanner {
             patterns,
+            deferred: None,
+            pending: Vec::new(),
             hits: vec![false; n],
             check_pattern,
             checks: CheckTable::default(),
@@ -89,6 +98,36 @@ impl LineScanner {
             partial_overflow: false,
             bytes: 0,
             lines: 0,
+        }
+    }
+
+    /// A scanner whose pattern set arrives later; lines are matched once it does.
+    pub fn deferred(
+        set: Arc<std::sync::OnceLock<RegexSet>>,
+        check_pattern: Option<Regex>,
+        tail_lines: usize,
+    ) -> Self {
+        let mut s = LineScanner::new(None, check_pattern, tail_lines);
+        s.deferred = Some(set);
+        s
+    }
+
+    fn activate(&mut self, set: RegexSet) {
+        self.hits = vec![false; set.len()];
+        let pending = std::mem::take(&mut self.pending);
+        for line in pending.split(|b| *b == b'\n') {
+            Self::match_set(&set, &mut self.hits, line);
+        }
+        self.patterns = Some(set);
+        self.deferred = None;
+    }
+
+    fn match_set(set: &RegexSet, hits: &mut [bool], line: &[u8]) {
+        // is_match first: it allocates nothing, and almost no line matches.
+        if set.is_match(line) {
+            for i in set.matches(line).iter() {
+                hits[i] = true;
+            }
         }
     }
 
@@ -120,8 +159,12 @@ impl LineScanner {
             .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
-    /// Flushes a last line that had no newline.
+    /// Flushes a last line that had no newline, and waits for a deferred
+    /// pattern set so every line has been matched.
     pub fn finish(&mut self) {
+        if let Some(cell) = self.deferred.clone() {
+            self.activate(cell.wait().clone());
+        }
         if !self.partial.is_empty() || self.partial_overflow {
             let line = std::mem::take(&mut self.partial);
             let overflow = std::mem::replace(&mut self.partial_overflow, false);
@@ -133,12 +176,26 @@ impl LineScanner {
         self.lines += 1;
         let capped = &raw[..raw.len().min(MAX_LINE)];
         let line = capped.strip_suffix(b"\r").unwrap_or(capped);
-        // is_match first: it allocates nothing, and almost no line matches.
-        if let Some(set) = &self.patterns
-            && set.is_match(line)
-        {
-            for i in set.matches(line).iter() {
-                self.hits[i] = true;
+        if let Some(set) = &self.patterns {
+            Self::match_set(set, &mut self.hits, line);
+        } else if let Some(cell) = self.deferred.clone() {
+            match cell.get() {
+                Some(set) => {
+                    self.activate(set.clone());
+                    if let Some(set) = &self.patterns {
+                        Self::match_set(set, &mut self.hits, line);
+                    }
+                }
+                None if self.pending.len() + line.len() < PENDING_MAX => {
+                    self.pending.extend_from_slice(line);
+                    self.pending.push(b'\n');
+                }
+                None => {
+                    self.activate(cell.wait().clone());
+                    if let Some(set) = &self.patterns {
+                        Self::match_set(set, &mut self.hits, line);
+                    }
+                }
             }
         }
         if let Some(re) = &self.check_pattern
@@ -234,6 +291,29 @@ mod tests {
         assert!(s.partial.capacity() <= MAX_LINE * 2);
         assert_eq!(s.lines, 2);
         assert!(s.tail.text().contains("[line truncated]"));
+    }
+
+    #[test]
+    fn lines_before_a_deferred_set_is_ready_are_still_matched() {
+        let cell = Arc::new(std::sync::OnceLock::new());
+        let mut s = LineScanner::deferred(cell.clone(), None, 2);
+        s.feed(b"early needle\nother\n");
+        assert!(s.hits.is_empty());
+        cell.set(RegexSet::new([r"needle", r"^late$"]).unwrap())
+            .unwrap();
+        s.feed(b"late\n");
+        s.finish();
+        assert_eq!(s.hits, vec![true, true]);
+        // Set arriving only at finish: still every line.
+        let cell = Arc::new(std::sync::OnceLock::new());
+        let mut s = LineScanner::deferred(cell.clone(), None, 2);
+        s.feed(b"needle\n");
+        let setter = cell.clone();
+        let t =
+            std::thread::spawn(move || setter.set(RegexSet::new([r"needle"]).unwrap()).unwrap());
+        s.finish();
+        t.join().unwrap();
+        assert_eq!(s.hits, vec![true]);
     }
 
     #[test]

@@ -7,6 +7,7 @@ use anyhow::Result;
 use regex::bytes::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::{Arc, OnceLock};
 
 const BUILTIN_RULES: &str = include_str!("rules.yaml");
 
@@ -385,21 +386,78 @@ fn parse_user_rules(text: &str) -> std::result::Result<RulesFile, String> {
 #[cfg(test)]
 mod tests;
 
+/// The rule set for a run. The built-in rules are known to be valid, so they
+/// load and compile on a background thread while the suite starts; the
+/// scanners buffer the first lines until the sets are ready. A user rules
+/// file is loaded up front, so its errors stop the run before anything runs.
+#[derive(Clone)]
+pub struct RulesHandle {
+    stderr: Arc<OnceLock<RegexSet>>,
+    stdout: Arc<OnceLock<RegexSet>>,
+    rules: Arc<OnceLock<RuleSet>>,
+}
+
+impl RulesHandle {
+    pub fn ready(rules: RuleSet) -> RulesHandle {
+        let h = RulesHandle::empty();
+        h.publish(rules);
+        h
+    }
+
+    pub fn builtin_in_background() -> RulesHandle {
+        let h = RulesHandle::empty();
+        let publisher = h.clone();
+        let spawned = std::thread::Builder::new()
+            .name("stagerun-rules".into())
+            .spawn(move || {
+                // Never leave waiters hanging: an impossible failure degrades
+                // to "no rule matched", which is transient, never FAILED.
+                let rules = RuleSet::load(None).or_else(|_| RuleSet::compile(Vec::new(), None));
+                if let Ok(rules) = rules {
+                    publisher.publish(rules);
+                }
+            });
+        if spawned.is_err() {
+            h.publish(RuleSet::builtin());
+        }
+        h
+    }
+
+    fn empty() -> RulesHandle {
+        RulesHandle {
+            stderr: Arc::new(OnceLock::new()),
+            stdout: Arc::new(OnceLock::new()),
+            rules: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn publish(&self, rules: RuleSet) {
+        let _ = self.stderr.set(rules.stderr_set.clone());
+        let _ = self.stdout.set(rules.stdout_set.clone());
+        let _ = self.rules.set(rules);
+    }
+
+    /// Waits for the rules if they are still loading.
+    pub fn get(&self) -> &RuleSet {
+        self.rules.wait()
+    }
+}
+
 /// Scanners for one attempt: stdout is scanned for check lines and stdout
 /// rules, stderr for stderr rules.
 pub fn scanners(
-    rules: &RuleSet,
+    rules: &RulesHandle,
     check_pattern: &Regex,
     tail_lines: usize,
 ) -> (crate::capture::LineScanner, crate::capture::LineScanner) {
     use crate::capture::LineScanner;
     (
-        LineScanner::new(
-            Some(rules.stdout_set()),
+        LineScanner::deferred(
+            rules.stdout.clone(),
             Some(check_pattern.clone()),
             tail_lines,
         ),
-        LineScanner::new(Some(rules.stderr_set()), None, tail_lines),
+        LineScanner::deferred(rules.stderr.clone(), None, tail_lines),
     )
 }
 

@@ -62,7 +62,8 @@ pub fn classify(args: &ClassifyArgs) -> Result<u8> {
     }
     let rules = RuleSet::load(args.rules.as_deref())?;
     let check = regex::bytes::Regex::new(DEFAULT_CHECK_LINE_PATTERN)?;
-    let (mut out, mut err) = classify::scanners(&rules, &check, 0);
+    let (mut out, mut err) =
+        classify::scanners(&classify::RulesHandle::ready(rules.clone()), &check, 0);
     if let Some(p) = &args.stdout_file {
         crate::runner::scan_file(p, &mut out)?;
     }

@@ -64,7 +64,11 @@ impl Probe<'_> {
             label: "stagerun preflight".into(),
             live_status: false,
         };
-        let (out, err) = classify::scanners(&self.rules, &self.settings.check_line_pattern, 20);
+        let (out, err) = classify::scanners(
+            &classify::RulesHandle::ready(self.rules.clone()),
+            &self.settings.check_line_pattern,
+            20,
+        );
         let outcome = match supervise::run(&argv, &opts, out, err) {
             Ok(o) => o,
             Err(e) => {

@@ -2,7 +2,7 @@
 
 use crate::capture::{Echo, LineScanner};
 use crate::checks::{Check, CheckTable, Counts};
-use crate::classify::{self, Class, Classification, RuleSet};
+use crate::classify::{self, Class, Classification, RuleSet, RulesHandle};
 use crate::cli::{RunArgs, TransportKind};
 use crate::config::{self, ExtraFlags, Settings};
 use crate::exit::{Exit, Verdict};
@@ -92,7 +92,7 @@ fn one_attempt(
     number: u32,
     argv: &[String],
     settings: &Settings,
-    rules: &RuleSet,
+    rules: &RulesHandle,
     opts: &supervise::Options,
 ) -> Attempt {
     let started_at = chrono::Utc::now();
@@ -131,7 +131,7 @@ fn one_attempt(
         &outcome.stdout,
         &outcome.stderr,
     );
-    let classification = rules.classify(&ev);
+    let classification = rules.get().classify(&ev);
     Attempt {
         number,
         started_at,
@@ -165,7 +165,10 @@ pub fn run(args: &RunArgs) -> Result<u8> {
         return Ok(crate::exit::SKIPPED);
     }
     let item = WorkItem::open(&args.work_item_dir, &settings.id_pattern)?;
-    let rules = RuleSet::load(settings.rules.as_deref())?;
+    let rules = match settings.rules.as_deref() {
+        Some(path) => RulesHandle::ready(RuleSet::load(Some(path))?),
+        None => RulesHandle::builtin_in_background(),
+    };
 
     if args.dry_run {
         let argv = transport::run_argv(&settings, &item, None)?;

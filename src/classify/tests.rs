@@ -11,7 +11,7 @@ fn check_re() -> Regex {
 }
 
 fn scan(rules: &RuleSet, stdout: &str, stderr: &str) -> (LineScanner, LineScanner) {
-    let (mut out, mut err) = scanners(rules, &check_re(), 5);
+    let (mut out, mut err) = scanners(&RulesHandle::ready(rules.clone()), &check_re(), 5);
     out.feed(stdout.as_bytes());
     out.finish();
     err.feed(stderr.as_bytes());
