@@ -880,8 +880,14 @@ impl Settings {
                 Exit::config(format!("`id_pattern`: {}", first_line(&e.to_string())))
             })?,
             container_pattern: Regex::new(DEFAULT_CONTAINER_PATTERN)?,
-            check_line_pattern: regex::bytes::Regex::new(&check_line_pattern.unwrap_or_default())
-                .map_err(|e| {
+            // Bytes with ASCII classes, like the rule patterns: it runs on
+            // every stdout line, which need not be UTF-8.
+            check_line_pattern: regex::bytes::RegexBuilder::new(
+                &check_line_pattern.unwrap_or_default(),
+            )
+            .unicode(false)
+            .build()
+            .map_err(|e| {
                 Exit::config(format!(
                     "`check_line_pattern`: {}",
                     first_line(&e.to_string())
