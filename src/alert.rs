@@ -26,28 +26,14 @@ pub fn run(command: &str, ctx: &AlertContext) -> Result<(), String> {
         .env("STAGERUN_REASON", ctx.reason)
         .env("STAGERUN_LOG", ctx.log_path)
         .stdin_null()
-        .stdout_to_stderr()
-        .unchecked()
-        .before_spawn(|c| {
-            use std::os::unix::process::CommandExt;
-            c.process_group(0);
-            Ok(())
-        });
-    let handle = expr
-        .start()
-        .map_err(|e| format!("alert hook could not start: {e}"))?;
-    let pgid = handle.pids().first().copied().unwrap_or(0) as i32;
-    match handle.wait_timeout(ALERT_TIMEOUT) {
+        .stdout_to_stderr();
+    match crate::supervise::run_bounded(expr, ALERT_TIMEOUT) {
         Ok(Some(out)) if out.status.success() => Ok(()),
         Ok(Some(out)) => Err(format!("alert hook exited with {}", out.status)),
-        Ok(None) => {
-            crate::supervise::terminate_group(pgid, Duration::from_secs(1), false);
-            let _ = handle.wait();
-            Err(format!(
-                "alert hook timed out after {}s",
-                ALERT_TIMEOUT.as_secs()
-            ))
-        }
-        Err(e) => Err(format!("alert hook failed: {e}")),
+        Ok(None) => Err(format!(
+            "alert hook timed out after {}s",
+            ALERT_TIMEOUT.as_secs()
+        )),
+        Err(e) => Err(format!("alert hook could not start: {e}")),
     }
 }

@@ -43,7 +43,7 @@ fn git(dir: &Path, args: &[&str], deadline: Instant) -> Result<String, String> {
     if left.is_zero() {
         return Err("timed out".into());
     }
-    let handle = duct::cmd("git", args)
+    let expr = duct::cmd("git", args)
         .dir(dir)
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("GIT_ASKPASS", "true")
@@ -54,17 +54,8 @@ fn git(dir: &Path, args: &[&str], deadline: Instant) -> Result<String, String> {
         )
         .stdin_null()
         .stdout_capture()
-        .stderr_capture()
-        .unchecked()
-        .before_spawn(|c| {
-            use std::os::unix::process::CommandExt;
-            c.process_group(0);
-            Ok(())
-        })
-        .start()
-        .map_err(|e| format!("cannot run git: {e}"))?;
-    let pgid = handle.pids().first().copied().unwrap_or(0) as i32;
-    match handle.wait_timeout(left) {
+        .stderr_capture();
+    match crate::supervise::run_bounded(expr, left) {
         Ok(Some(out)) if out.status.success() => {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
         }
@@ -82,12 +73,8 @@ fn git(dir: &Path, args: &[&str], deadline: Instant) -> Result<String, String> {
                 out.status
             ))
         }
-        Ok(None) => {
-            crate::supervise::terminate_group(pgid, Duration::from_millis(500), false);
-            let _ = handle.wait();
-            Err(format!("git {} timed out", git_verb(args)))
-        }
-        Err(e) => Err(format!("git {}: {e}", git_verb(args))),
+        Ok(None) => Err(format!("git {} timed out", git_verb(args))),
+        Err(e) => Err(format!("cannot run git {}: {e}", git_verb(args))),
     }
 }
 

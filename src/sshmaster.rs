@@ -15,20 +15,11 @@ pub struct Master {
 fn run_quiet(argv: &[String], timeout: Duration) -> Result<(), String> {
     let err_file = tempfile::tempfile().map_err(|e| e.to_string())?;
     let err_read = err_file.try_clone().map_err(|e| e.to_string())?;
-    let handle = duct::cmd(&argv[0], &argv[1..])
+    let expr = duct::cmd(&argv[0], &argv[1..])
         .stdin_null()
         .stdout_null()
-        .stderr_file(err_file)
-        .unchecked()
-        .before_spawn(|c| {
-            use std::os::unix::process::CommandExt;
-            c.process_group(0);
-            Ok(())
-        })
-        .start()
-        .map_err(|e| format!("cannot run {}: {e}", argv[0]))?;
-    let pgid = handle.pids().first().copied().unwrap_or(0) as i32;
-    match handle.wait_timeout(timeout) {
+        .stderr_file(err_file);
+    match crate::supervise::run_bounded(expr, timeout) {
         Ok(Some(out)) if out.status.success() => Ok(()),
         Ok(Some(out)) => {
             use std::io::{Read, Seek};
@@ -44,12 +35,8 @@ fn run_quiet(argv: &[String], timeout: Duration) -> Result<(), String> {
                 .to_string();
             Err(format!("exit {}: {line}", out.status.code().unwrap_or(-1)))
         }
-        Ok(None) => {
-            crate::supervise::terminate_group(pgid, Duration::from_millis(200), false);
-            let _ = handle.wait();
-            Err("timed out".into())
-        }
-        Err(e) => Err(e.to_string()),
+        Ok(None) => Err("timed out".into()),
+        Err(e) => Err(format!("cannot run {}: {e}", argv[0])),
     }
 }
 

@@ -127,6 +127,31 @@ pub fn terminate_group(pgid: i32, grace: Duration, immediate: bool) -> bool {
     group_alive(pgid)
 }
 
+/// Runs a helper command (git, an alert hook, ssh control commands) in its
+/// own process group with a time limit. Ok(None) means it timed out and its
+/// whole group was killed.
+pub fn run_bounded(
+    expr: duct::Expression,
+    limit: Duration,
+) -> std::io::Result<Option<std::process::Output>> {
+    let handle = expr
+        .unchecked()
+        .before_spawn(|cmd| {
+            cmd.process_group(0);
+            Ok(())
+        })
+        .start()?;
+    let pgid = handle.pids().first().copied().unwrap_or(0) as i32;
+    match handle.wait_timeout(limit)? {
+        Some(out) => Ok(Some(out.clone())),
+        None => {
+            terminate_group(pgid, Duration::from_millis(500), false);
+            let _ = handle.wait();
+            Ok(None)
+        }
+    }
+}
+
 fn fmt_elapsed(d: Duration) -> String {
     let s = d.as_secs();
     if s >= 60 {
