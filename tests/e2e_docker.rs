@@ -109,8 +109,8 @@ fn docker_transport_timeout_leaves_nothing_in_the_container() {
         .stderr(predicate::str::contains("ORCH-307 HOLD"));
     std::thread::sleep(std::time::Duration::from_millis(300));
     assert!(
-        c.processes_matching("ORCH-307").is_empty(),
+        processes_matching("ORCH-307").is_empty(),
         "{:?}",
-        c.processes_matching("ORCH-307")
+        processes_matching("ORCH-307")
     );
 }

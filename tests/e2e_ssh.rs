@@ -303,9 +303,9 @@ fn hanging_suite_is_stopped_on_the_staging_host() {
     // Nothing of the suite is left in the container (nor on the host).
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert!(
-        c.processes_matching("ORCH-212").is_empty(),
+        processes_matching("ORCH-212").is_empty(),
         "{:?}",
-        c.processes_matching("ORCH-212")
+        processes_matching("ORCH-212")
     );
     let host = std::process::Command::new("pgrep")
         .args(["-f", "work-item ORCH-212"])

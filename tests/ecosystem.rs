@@ -307,3 +307,39 @@ fn config_shows_every_value_with_its_source_and_no_secrets() {
             .any(|e| e["key"] == "transport")
     );
 }
+
+#[test]
+fn live_elapsed_time_on_a_terminal_and_heartbeat_lines_in_ci() {
+    if !std::path::Path::new("/usr/bin/script").exists() {
+        eprintln!("SKIPPED: util-linux `script` not available for a pty test");
+        return;
+    }
+    let sb = Sandbox::new();
+    let item = sb.work_item("ORCH-506");
+    let cmd = format!(
+        "ORCH_STAGING_RUNNER_CHECK_SCRIPT={} STAGING_CHECK_SCENARIO=slow STAGING_CHECK_SLOW_SECONDS=2.5 ORCH_STAGING_RUNNER_HEARTBEAT=1 {} run {} --repo r --transport local --no-push",
+        check_script().display(),
+        assert_cmd::cargo::cargo_bin!("stagerun").display(),
+        item.display()
+    );
+    let under_pty = |env: &str| {
+        let out = std::process::Command::new("script")
+            .args([
+                "-qec",
+                &format!("env -u CI -u GITHUB_ACTIONS -u GITLAB_CI {env} {cmd}"),
+                "/dev/null",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let tty = under_pty("");
+    assert!(tty.contains("\r\x1b[2Kstagerun: running 1s"), "{tty:?}");
+    assert!(!tty.contains("still running after"), "{tty:?}");
+    // In CI, even on a pty: plain heartbeat lines, no status line.
+    let ci = under_pty("CI=true");
+    assert!(
+        ci.contains("still running after") && !ci.contains("stagerun: running 1s"),
+        "{ci:?}"
+    );
+}

@@ -99,6 +99,29 @@ pub fn alive(pid: u32) -> bool {
     }
 }
 
+/// Live processes whose command line contains `needle`, from /proc: this
+/// sees processes in containers too (they are in child pid namespaces).
+pub fn processes_matching(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(pid) = name.parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() || !alive(pid) {
+            continue;
+        }
+        let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&raw).replace('\0', " ");
+        if cmdline.contains(needle) {
+            found.push(format!("{pid} {cmdline}"));
+        }
+    }
+    found
+}
+
 /// Skips (returns false) when a real component is missing, unless
 /// STAGERUN_REQUIRE_E2E=1, where it fails the test.
 pub fn require(what: &str, available: bool, why: &str) -> bool {
