@@ -149,6 +149,9 @@ fn s(v: &str) -> String {
 }
 
 pub fn run(args: &PreflightArgs) -> Result<u8> {
+    if args.channel.repo.trim().is_empty() {
+        return Err(crate::exit::Exit::usage("--repo must name the repository"));
+    }
     let env = config::process_env;
     let (path, file) = config::load_file(args.channel.config.as_deref(), &env)?;
     let settings = Settings::resolve(

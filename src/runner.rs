@@ -71,6 +71,11 @@ pub struct JsonResult<'a> {
 }
 
 pub fn settings_for(args: &RunArgs) -> Result<Settings> {
+    if args.channel.repo.trim().is_empty() {
+        return Err(Exit::usage(
+            "--repo must name the repository (it selects scope and per-repo settings)",
+        ));
+    }
     let env = config::process_env;
     let (path, file) = config::load_file(args.channel.config.as_deref(), &env)?;
     let extra = ExtraFlags {

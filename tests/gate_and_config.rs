@@ -221,8 +221,15 @@ fn bad_work_item_input_is_usage_error_and_nothing_written() {
     }
     assert!(!bad_id.join("15-staging-log.md").exists());
     assert!(!sb.path().join("pwned").exists());
-    // No arguments at all.
+    // No arguments at all, or an empty repo.
     stagerun(sb.path()).arg("run").assert().code(2);
+    stagerun(sb.path())
+        .arg("run")
+        .arg(&bad_id)
+        .args(["--repo", ""])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--repo"));
     stagerun(sb.path()).arg("frobnicate").assert().code(2);
 }
 
