@@ -176,27 +176,18 @@ impl LineScanner {
         self.lines += 1;
         let capped = &raw[..raw.len().min(MAX_LINE)];
         let line = capped.strip_suffix(b"\r").unwrap_or(capped);
-        if let Some(set) = &self.patterns {
-            Self::match_set(set, &mut self.hits, line);
-        } else if let Some(cell) = self.deferred.clone() {
+        if let Some(cell) = self.deferred.clone() {
             match cell.get() {
-                Some(set) => {
-                    self.activate(set.clone());
-                    if let Some(set) = &self.patterns {
-                        Self::match_set(set, &mut self.hits, line);
-                    }
-                }
+                Some(set) => self.activate(set.clone()),
                 None if self.pending.len() + line.len() < PENDING_MAX => {
                     self.pending.extend_from_slice(line);
                     self.pending.push(b'\n');
                 }
-                None => {
-                    self.activate(cell.wait().clone());
-                    if let Some(set) = &self.patterns {
-                        Self::match_set(set, &mut self.hits, line);
-                    }
-                }
+                None => self.activate(cell.wait().clone()),
             }
+        }
+        if let Some(set) = &self.patterns {
+            Self::match_set(set, &mut self.hits, line);
         }
         if let Some(re) = &self.check_pattern
             && re.is_match(line)

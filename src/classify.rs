@@ -270,14 +270,6 @@ impl RuleSet {
         })
     }
 
-    /// One set per stream, so every line is tested against all patterns at once.
-    pub fn stderr_set(&self) -> RegexSet {
-        self.stderr_set.clone()
-    }
-    pub fn stdout_set(&self) -> RegexSet {
-        self.stdout_set.clone()
-    }
-
     pub fn classify(&self, ev: &Evidence) -> Classification {
         for rule in &self.rules {
             if self.mismatch(rule, ev).is_none() {

@@ -60,10 +60,10 @@ pub fn classify(args: &ClassifyArgs) -> Result<u8> {
             "classify needs --exit-code, --signal or --timed-out",
         ));
     }
-    let rules = RuleSet::load(args.rules.as_deref())?;
-    let check = regex::bytes::Regex::new(DEFAULT_CHECK_LINE_PATTERN)?;
-    let (mut out, mut err) =
-        classify::scanners(&classify::RulesHandle::ready(rules.clone()), &check, 0);
+    let handle = classify::RulesHandle::ready(RuleSet::load(args.rules.as_deref())?);
+    let rules = handle.get();
+    let check = crate::config::compile_check_line_pattern(DEFAULT_CHECK_LINE_PATTERN)?;
+    let (mut out, mut err) = classify::scanners(&handle, &check, 0);
     if let Some(p) = &args.stdout_file {
         crate::runner::scan_file(p, &mut out)?;
     }

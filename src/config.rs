@@ -15,7 +15,6 @@ use std::time::Duration;
 pub const DEFAULT_ID_PATTERN: &str = r"^[A-Z][A-Z0-9]*-[0-9]+[a-z]?$";
 pub const DEFAULT_CHECK_LINE_PATTERN: &str =
     r"^(?P<id>C[0-9]+[a-z]?)\s+(?P<status>PASS|FAIL|WAIVED|SKIP)\b\s*(?P<detail>.*)$";
-const DEFAULT_CONTAINER_PATTERN: &str = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$";
 const ENV_PREFIX: &str = "ORCH_STAGING_RUNNER_";
 
 /// The shape of `stagerun.yaml`. Per-repo sections under `repos:` take the
@@ -125,7 +124,6 @@ pub struct Settings {
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
     pub id_pattern: Regex,
-    pub container_pattern: Regex,
     pub check_line_pattern: regex::bytes::Regex,
     pub rules: Option<PathBuf>,
     pub alert_command: Option<String>,
@@ -375,6 +373,15 @@ fn valid_regex(v: &String) -> std::result::Result<(), String> {
 pub fn first_line(s: &str) -> String {
     let lines: Vec<&str> = s.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
     lines.last().copied().unwrap_or("").to_string()
+}
+
+/// The check-line pattern as every scan uses it: bytes with ASCII classes,
+/// like the rule patterns, since it runs on every stdout line and those need
+/// not be UTF-8.
+pub fn compile_check_line_pattern(pattern: &str) -> Result<regex::bytes::Regex, regex::Error> {
+    regex::bytes::RegexBuilder::new(pattern)
+        .unicode(false)
+        .build()
 }
 
 fn ok<T>(_: &T) -> std::result::Result<(), String> {
@@ -879,20 +886,13 @@ impl Settings {
             id_pattern: Regex::new(&id_pattern.unwrap_or_default()).map_err(|e| {
                 Exit::config(format!("`id_pattern`: {}", first_line(&e.to_string())))
             })?,
-            container_pattern: Regex::new(DEFAULT_CONTAINER_PATTERN)?,
-            // Bytes with ASCII classes, like the rule patterns: it runs on
-            // every stdout line, which need not be UTF-8.
-            check_line_pattern: regex::bytes::RegexBuilder::new(
-                &check_line_pattern.unwrap_or_default(),
-            )
-            .unicode(false)
-            .build()
-            .map_err(|e| {
-                Exit::config(format!(
-                    "`check_line_pattern`: {}",
-                    first_line(&e.to_string())
-                ))
-            })?,
+            check_line_pattern: compile_check_line_pattern(&check_line_pattern.unwrap_or_default())
+                .map_err(|e| {
+                    Exit::config(format!(
+                        "`check_line_pattern`: {}",
+                        first_line(&e.to_string())
+                    ))
+                })?,
             rules,
             alert_command,
             push: push.unwrap_or(true),

@@ -10,6 +10,11 @@ use std::path::Path;
 
 pub const SCHEMA: &str = "stagerun.staging-log/1";
 
+/// Durations are recorded in seconds to the millisecond.
+pub fn seconds(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AttemptRecord {
     pub attempt: u32,

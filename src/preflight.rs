@@ -3,7 +3,7 @@
 //! present) and classifies any failure with the same rules as `run`.
 
 use crate::capture::Echo;
-use crate::classify::{self, Class, RuleSet};
+use crate::classify::{self, Class, RuleSet, RulesHandle};
 use crate::cli::{PreflightArgs, TransportKind};
 use crate::config::{self, ExtraFlags, Settings};
 use crate::exit;
@@ -28,7 +28,7 @@ type Judge = Box<dyn Fn(i32, &str) -> std::result::Result<String, (Class, String
 
 struct Probe<'a> {
     settings: &'a Settings,
-    rules: RuleSet,
+    rules: RulesHandle,
     control: Option<&'a Path>,
 }
 
@@ -64,68 +64,33 @@ impl Probe<'_> {
             label: "stagerun preflight".into(),
             live_status: false,
         };
-        let (out, err) = classify::scanners(
-            &classify::RulesHandle::ready(self.rules.clone()),
-            &self.settings.check_line_pattern,
-            20,
-        );
-        let outcome = match supervise::run(&argv, &opts, out, err) {
-            Ok(o) => o,
-            Err(e) => {
-                return Ok(Step {
-                    name,
-                    ok: false,
-                    detail: format!("cannot run `{}`: {e}", argv[0]),
-                    class: Some(Class::PermanentEnv.as_str()),
-                    rule: Some("spawn-failed".into()),
-                    duration_s: 0.0,
-                });
-            }
-        };
+        let outcome = supervise::run_or_spawn_failure(&argv, &opts, || {
+            classify::scanners(&self.rules, &self.settings.check_line_pattern, 20)
+        });
         let stdout = outcome.stdout.tail.text();
         let stderr = outcome.stderr.tail.text();
-        let duration_s = (outcome.duration.as_secs_f64() * 1000.0).round() / 1000.0;
-        let ev = classify::evidence(
-            outcome.exit_code,
-            outcome.signal,
-            outcome.timed_out,
-            &outcome.stdout,
-            &outcome.stderr,
-        );
-        let matched = self.rules.classify(&ev);
-        // A known infrastructure signature wins over the step's own reading.
-        let infra_rule = matched.class != Class::SuiteRan
+        let duration_s = crate::log::seconds(outcome.duration);
+        let matched = self.rules.get().classify(&outcome.evidence());
+        // A known infrastructure signature wins over the step's own reading;
+        // the generic fallbacks do not.
+        let infra_signature = matched.class != Class::SuiteRan
             && !matches!(
                 matched.rule.as_str(),
                 "unknown-exit" | "suite-no-evidence" | "no-rule-matched"
             );
-        if let (Some(code), false) = (
-            outcome.exit_code,
-            infra_rule && outcome.exit_code != Some(0),
-        ) {
-            match judge(code, stdout.trim()) {
-                Ok(detail) => {
-                    return Ok(Step {
-                        name,
-                        ok: true,
-                        detail,
-                        class: None,
-                        rule: None,
-                        duration_s,
-                    });
-                }
-                Err((class, detail)) if !infra_rule => {
-                    return Ok(Step {
-                        name,
-                        ok: false,
-                        detail,
-                        class: Some(class.as_str()),
-                        rule: None,
-                        duration_s,
-                    });
-                }
-                Err(_) => {}
-            }
+        if !infra_signature && let Some(code) = outcome.exit_code {
+            let (ok, detail, class) = match judge(code, stdout.trim()) {
+                Ok(detail) => (true, detail, None),
+                Err((class, detail)) => (false, detail, Some(class.as_str())),
+            };
+            return Ok(Step {
+                name,
+                ok,
+                detail,
+                class,
+                rule: None,
+                duration_s,
+            });
         }
         let last_err = stderr
             .lines()
@@ -161,7 +126,7 @@ pub fn run(args: &PreflightArgs) -> Result<u8> {
         path.as_deref(),
         &file,
     )?;
-    let rules = RuleSet::load(settings.rules.as_deref())?;
+    let rules = RulesHandle::ready(RuleSet::load(settings.rules.as_deref())?);
     if settings.transport != TransportKind::Local {
         // Validates container (and host/user for ssh) before anything runs.
         transport::docker_exec_argv(&settings, &[])?;
@@ -182,12 +147,8 @@ pub fn run(args: &PreflightArgs) -> Result<u8> {
     let container = settings.container.clone().unwrap_or_default();
     let py = settings.python.clone();
     let script = settings.check_script.clone();
-    let exists_cmd = |what: &str, arg: &str| -> Vec<String> {
-        let test = if what == "interpreter" {
-            r#"command -v "$1" >/dev/null 2>&1"#
-        } else {
-            r#"test -f "$1""#
-        };
+    // The tested value is a positional parameter, never spliced into the script.
+    let sh_test = |test: &str, arg: &str| -> Vec<String> {
         vec![s("sh"), s("-c"), s(test), s("stagerun-preflight"), s(arg)]
     };
     let in_container = |mut parts: Vec<String>| -> Vec<String> {
@@ -259,7 +220,7 @@ pub fn run(args: &PreflightArgs) -> Result<u8> {
     let p2 = py.clone();
     plan.push((
         "interpreter present",
-        in_container(exists_cmd("interpreter", &py)),
+        in_container(sh_test(r#"command -v "$1" >/dev/null 2>&1"#, &py)),
         Box::new(move |code, _| {
             if code == 0 {
                 Ok(format!("{p2} found"))
@@ -271,7 +232,7 @@ pub fn run(args: &PreflightArgs) -> Result<u8> {
     let s2 = script.clone();
     plan.push((
         "check script present",
-        in_container(exists_cmd("script", &script)),
+        in_container(sh_test(r#"test -f "$1""#, &script)),
         Box::new(move |code, _| {
             if code == 0 {
                 Ok(format!("{s2} exists"))

@@ -101,42 +101,13 @@ fn one_attempt(
     opts: &supervise::Options,
 ) -> Attempt {
     let started_at = chrono::Utc::now();
-    let (out_scan, err_scan) =
-        classify::scanners(rules, &settings.check_line_pattern, settings.tail_lines);
-    let outcome = match supervise::run(argv, opts, out_scan, err_scan) {
-        Ok(o) => o,
-        Err(e) => {
-            let (out_scan, mut err_scan) =
-                classify::scanners(rules, &settings.check_line_pattern, settings.tail_lines);
-            let reason = match e.kind() {
-                std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
-                std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
-                _ => e.to_string(),
-            };
-            let line = format!("stagerun: cannot run `{}`: {reason}", argv[0]);
-            eprintln!("{line}");
-            err_scan.feed(format!("{line}\n").as_bytes());
-            err_scan.finish();
-            supervise::Outcome {
-                exit_code: Some(127),
-                signal: None,
-                timed_out: false,
-                interrupted: None,
-                duration: Duration::ZERO,
-                stdout: out_scan,
-                stderr: err_scan,
-                survivors: false,
-            }
-        }
-    };
-    let ev = classify::evidence(
-        outcome.exit_code,
-        outcome.signal,
-        outcome.timed_out,
-        &outcome.stdout,
-        &outcome.stderr,
-    );
-    let classification = rules.get().classify(&ev);
+    let outcome = supervise::run_or_spawn_failure(argv, opts, || {
+        classify::scanners(rules, &settings.check_line_pattern, settings.tail_lines)
+    });
+    if let Some(line) = &outcome.spawn_error {
+        eprintln!("{line}");
+    }
+    let classification = rules.get().classify(&outcome.evidence());
     Attempt {
         number,
         started_at,
@@ -153,7 +124,7 @@ fn record(a: &Attempt) -> AttemptRecord {
         exit_code: a.outcome.exit_code,
         signal: a.outcome.signal.map(signals::name),
         started_at: rfc3339(a.started_at),
-        duration_s: (a.outcome.duration.as_secs_f64() * 1000.0).round() / 1000.0,
+        duration_s: log::seconds(a.outcome.duration),
     }
 }
 
@@ -333,7 +304,7 @@ pub fn run(args: &RunArgs) -> Result<u8> {
             attempts: records.clone(),
             started_at: rfc3339(started),
             finished_at: rfc3339(finished),
-            duration_s: (clock.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            duration_s: log::seconds(clock.elapsed()),
             transport: settings.transport.as_str().to_string(),
             command: command.clone(),
             checks: checks.counts(),

@@ -42,6 +42,21 @@ pub struct Outcome {
     pub stderr: LineScanner,
     /// Processes of the group still alive after KILL (should be 0).
     pub survivors: bool,
+    /// Set when the command could not be started at all.
+    pub spawn_error: Option<String>,
+}
+
+impl Outcome {
+    /// What the classification rules look at.
+    pub fn evidence(&self) -> crate::classify::Evidence {
+        crate::classify::evidence(
+            self.exit_code,
+            self.signal,
+            self.timed_out,
+            &self.stdout,
+            &self.stderr,
+        )
+    }
 }
 
 /// True while a live (non-zombie) process is in the group. Zombies do not
@@ -326,5 +341,44 @@ pub fn run(
         stdout: take(&out_scanner),
         stderr: take(&err_scanner),
         survivors,
+        spawn_error: None,
     })
+}
+
+/// Like `run`, but a command that cannot be started is an outcome too: exit
+/// 127 and a `stagerun: cannot run PROG: REASON` line on its stderr, so the
+/// classification rules say what it means (ssh or docker client missing, …)
+/// for every caller alike. `scanners` makes a fresh pair each call, since a
+/// failed start consumes the first.
+pub fn run_or_spawn_failure(
+    argv: &[String],
+    opts: &Options,
+    scanners: impl Fn() -> (LineScanner, LineScanner),
+) -> Outcome {
+    let (stdout, stderr) = scanners();
+    let e = match run(argv, opts, stdout, stderr) {
+        Ok(outcome) => return outcome,
+        Err(e) => e,
+    };
+    let reason = match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "Permission denied".to_string(),
+        _ => e.to_string(),
+    };
+    let line = format!("stagerun: cannot run `{}`: {reason}", argv[0]);
+    let (mut stdout, mut stderr) = scanners();
+    stderr.feed(format!("{line}\n").as_bytes());
+    stdout.finish();
+    stderr.finish();
+    Outcome {
+        exit_code: Some(127),
+        signal: None,
+        timed_out: false,
+        interrupted: None,
+        duration: Duration::ZERO,
+        stdout,
+        stderr,
+        survivors: false,
+        spawn_error: Some(line),
+    }
 }

@@ -24,6 +24,8 @@ static HOST_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_\[][A-Za-z0-9_.:%\[\]-]*$").unwrap());
 static USER_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z_][A-Za-z0-9_.-]*$").unwrap());
+static CONTAINER_RE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$").unwrap());
 static MODE_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[A-Za-z0-9_][A-Za-z0-9_.=-]*$").unwrap());
 
@@ -103,12 +105,7 @@ fn require<'a>(settings: &Settings, key: &str, value: &'a Option<String>) -> Res
 /// `docker exec CONTAINER <deadline wrapper> ARGV…` as run on the docker host.
 pub fn docker_exec_argv(settings: &Settings, inner: &[String]) -> Result<Vec<String>> {
     let container = require(settings, "container", &settings.container)?;
-    check(
-        settings,
-        "container",
-        container,
-        &settings.container_pattern,
-    )?;
+    check(settings, "container", container, &CONTAINER_RE)?;
     let deadline = remote_deadline(settings.timeout);
     let mut argv: Vec<String> = vec![
         "docker".into(),

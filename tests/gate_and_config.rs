@@ -267,3 +267,34 @@ fn classify_command_explains() {
         .code(78)
         .stderr(predicate::str::contains("rule `x`: unknown class `nope`"));
 }
+
+#[test]
+fn preflight_classifies_a_missing_client_with_the_run_rules() {
+    let sb = Sandbox::new();
+    for (transport, rule) in [
+        ("docker", "docker-cli-missing-local"),
+        ("ssh", "ssh-client-missing"),
+    ] {
+        let out = stagerun(sb.path())
+            .args([
+                "preflight",
+                "--repo",
+                "r",
+                "--json",
+                "--transport",
+                transport,
+            ])
+            .args(["--host", "staging-1", "--container", "app"])
+            .env("PATH", "/nonexistent")
+            .assert()
+            .code(75)
+            .get_output()
+            .stdout
+            .clone();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let step = &v["steps"][0];
+        assert_eq!(step["ok"], false, "{v}");
+        assert_eq!(step["rule"], rule, "{v}");
+        assert_eq!(step["class"], "permanent-env", "{v}");
+    }
+}
