@@ -214,8 +214,7 @@ fn no_colour_when_not_a_terminal_or_with_no_color() {
         .stderr
         .clone();
     assert!(!out.contains(&0x1b), "escape codes on a pipe");
-    if !std::path::Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIPPED: util-linux `script` not available for a pty test");
+    if !pty_available() {
         return;
     }
     // Under a pty: colour, unless NO_COLOR.
@@ -225,19 +224,31 @@ fn no_colour_when_not_a_terminal_or_with_no_color() {
         assert_cmd::cargo::cargo_bin!("stagerun").display(),
         item.display()
     );
-    let tty = |extra: &str| {
-        let out = std::process::Command::new("script")
-            .args([
-                "-qec",
-                &format!("env -u CI -u GITHUB_ACTIONS -u GITLAB_CI {extra} {cmd}"),
-                "/dev/null",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let tty = |extra: &str| under_pty(extra, &cmd);
     assert!(tty("").contains("\x1b[1;32mSUCCESS"), "{:?}", tty(""));
     assert!(!tty("NO_COLOR=1").contains("\x1b[1;32m"));
+}
+
+fn pty_available() -> bool {
+    let ok = std::path::Path::new("/usr/bin/script").exists();
+    if !ok {
+        eprintln!("SKIPPED: util-linux `script` not available for a pty test");
+    }
+    ok
+}
+
+/// Runs `cmd` on a pseudo-terminal, outside any CI, with `env` assignments
+/// added; returns what the terminal showed.
+fn under_pty(env: &str, cmd: &str) -> String {
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("env -u CI -u GITHUB_ACTIONS -u GITLAB_CI {env} {cmd}"),
+            "/dev/null",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[test]
@@ -310,8 +321,7 @@ fn config_shows_every_value_with_its_source_and_no_secrets() {
 
 #[test]
 fn live_elapsed_time_on_a_terminal_and_heartbeat_lines_in_ci() {
-    if !std::path::Path::new("/usr/bin/script").exists() {
-        eprintln!("SKIPPED: util-linux `script` not available for a pty test");
+    if !pty_available() {
         return;
     }
     let sb = Sandbox::new();
@@ -322,22 +332,11 @@ fn live_elapsed_time_on_a_terminal_and_heartbeat_lines_in_ci() {
         assert_cmd::cargo::cargo_bin!("stagerun").display(),
         item.display()
     );
-    let under_pty = |env: &str| {
-        let out = std::process::Command::new("script")
-            .args([
-                "-qec",
-                &format!("env -u CI -u GITHUB_ACTIONS -u GITLAB_CI {env} {cmd}"),
-                "/dev/null",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    let tty = under_pty("");
+    let tty = under_pty("", &cmd);
     assert!(tty.contains("\r\x1b[2Kstagerun: running 1s"), "{tty:?}");
     assert!(!tty.contains("still running after"), "{tty:?}");
     // In CI, even on a pty: plain heartbeat lines, no status line.
-    let ci = under_pty("CI=true");
+    let ci = under_pty("CI=true", &cmd);
     assert!(
         ci.contains("still running after") && !ci.contains("stagerun: running 1s"),
         "{ci:?}"
