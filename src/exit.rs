@@ -1,4 +1,4 @@
-//! The exit-code contract the pipeline gates on (SPEC "Exit codes").
+//! The exit-code contract the pipeline gates on (docs/contract.md, "Exit codes").
 
 use std::fmt;
 
@@ -11,7 +11,9 @@ pub const HOLD: u8 = 75;
 pub const CONFIG: u8 = 78;
 
 /// The machine verdict written as `staging_status:`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Verdict {
     Success,
@@ -51,40 +53,3 @@ impl fmt::Display for Verdict {
         f.write_str(self.as_str())
     }
 }
-
-/// An error that carries the exit code it must end the process with.
-/// Anything else reaching `main` is an internal error (70).
-#[derive(Debug)]
-pub struct Exit {
-    pub code: u8,
-    pub message: String,
-}
-
-impl Exit {
-    pub fn usage(message: impl Into<String>) -> anyhow::Error {
-        Exit::with(USAGE, message)
-    }
-    pub fn config(message: impl Into<String>) -> anyhow::Error {
-        Exit::with(CONFIG, message)
-    }
-    pub fn hold(message: impl Into<String>) -> anyhow::Error {
-        Exit::with(HOLD, message)
-    }
-    pub fn skipped(message: impl Into<String>) -> anyhow::Error {
-        Exit::with(SKIPPED, message)
-    }
-    pub fn with(code: u8, message: impl Into<String>) -> anyhow::Error {
-        anyhow::Error::new(Exit {
-            code,
-            message: message.into(),
-        })
-    }
-}
-
-impl fmt::Display for Exit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Exit {}

@@ -1,65 +1,134 @@
 //! stagerun: the deterministic runner for the deploy-staging step.
-//! See SPEC (shared/SPEC.md) and docs/ for the contract.
+//! The contract is docs/contract.md; docs/architecture.md shows the data
+//! flow from argv to exit code.
 
-pub mod alert;
-pub mod capture;
-pub mod checks;
-pub mod classify;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod exit;
-pub mod integrations;
-pub mod lock;
-pub mod log;
-pub mod push;
-pub mod retry;
-pub mod runner;
-pub mod signals;
-pub mod sshmaster;
-pub mod supervise;
-pub mod transport;
-pub mod ui;
-pub mod workitem;
+#[macro_use]
+mod diag;
+mod capture;
+mod classify;
+mod cli;
+mod commands;
+mod config;
+mod error;
+mod exit;
+mod fault;
+mod lock;
+mod preflight;
+mod process;
+mod report;
+mod run;
+mod signals;
+mod suite;
+mod transport;
+mod workitem;
 
-use clap::Parser;
+use clap::FromArgMatches;
+use error::Error;
+use report::RunReport;
 
 /// Parses arguments and runs the command; returns the process exit code.
 pub fn main_entry() -> u8 {
-    let cli = match cli::Cli::try_parse() {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = e.print();
-            return match e.kind() {
-                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
-                    exit::SUCCESS
-                }
-                _ => exit::USAGE,
-            };
-        }
+    install_panic_hook();
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let wants_json = raw.iter().any(|a| a == "--json");
+    let matches = match cli::command().try_get_matches_from(&raw) {
+        Ok(m) => m,
+        Err(e) => return clap_error(e, wants_json),
     };
-    let result = match &cli.command {
-        cli::Command::Run(a) => runner::run(a),
-        cli::Command::Gate(a) => commands::gate(a),
-        cli::Command::Classify(a) => commands::classify(a),
-        cli::Command::Preflight(a) => preflight::run(a),
-        cli::Command::Config(a) => commands::show_config(a),
-        cli::Command::Completions(a) => commands::completions(a),
-        cli::Command::Man => commands::man(),
+    let cli = match cli::Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => return clap_error(e, wants_json),
+    };
+    diag::set_color(cli.color);
+    let (result, json) = match &cli.command {
+        cli::Command::Run(a) => return run::run(a),
+        cli::Command::Gate(a) => return commands::gate::gate(a),
+        cli::Command::Classify(a) => (commands::classify::classify(a), a.json),
+        cli::Command::Preflight(a) => (commands::preflight(a), a.channel.json),
+        cli::Command::Config(a) => (commands::config::show(a), a.json),
+        cli::Command::Disconnect(a) => (commands::disconnect(a), a.channel.json),
+        cli::Command::Completions(a) => (commands::completions(a), false),
+        cli::Command::Man(a) => (commands::man::man(a), false),
     };
     match result {
         Ok(code) => code,
-        Err(e) => match e.downcast_ref::<exit::Exit>() {
-            Some(x) => {
-                eprintln!("stagerun: error: {}", x.message);
-                x.code
-            }
-            None => {
-                eprintln!("stagerun: internal error: {e:#}");
-                exit::INTERNAL
-            }
-        },
+        Err(e) => report_error(&e, json),
     }
 }
 
-pub mod preflight;
+/// An error that ended a command without a run: one line, and one JSON
+/// object under --json.
+fn report_error(e: &Error, json: bool) -> u8 {
+    let r = RunReport::from_error(e);
+    let _ = report::Sink::emit(&report::terminal::Terminal, &r);
+    if json {
+        let _ = report::Sink::emit(&report::json::Json, &r);
+    }
+    r.exit_code
+}
+
+fn clap_error(e: clap::Error, json: bool) -> u8 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            diag::write(diag::Stream::Out, e.render().ansi().to_string().as_bytes());
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            }
+        }
+        _ => {
+            diag::write(diag::Stream::Err, e.render().to_string().as_bytes());
+            if json {
+                let first = e.render().to_string();
+                let first = first
+                    .lines()
+                    .next()
+                    .unwrap_or("usage error")
+                    .trim_start_matches("error: ")
+                    .to_string();
+                let r = RunReport::from_error(&Error::Usage(first));
+                let _ = report::Sink::emit(&report::json::Json, &r);
+            }
+            exit::USAGE
+        }
+    }
+}
+
+/// Panic messages go through the writer, like everything else: a stalled
+/// stderr must not turn a panic into a hang.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        diag::line(
+            diag::Stream::Err,
+            &format!("stagerun: internal error: {msg}{at}"),
+        );
+    }));
+}
+
+/// After a panic: stop the suite (here and where it runs), leave a HOLD
+/// record for `gate`.
+pub fn after_panic() {
+    process::registry::cleanup();
+}
+
+/// Waits for queued output (bounded for live echo; until a new signal for
+/// results and diagnostics).
+pub fn finish_output() {
+    diag::finish(signals::count());
+}
+
+pub const INTERNAL: u8 = exit::INTERNAL;

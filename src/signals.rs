@@ -1,19 +1,32 @@
-//! SIGINT/SIGTERM/SIGHUP are recorded, not acted on in the handler: the
-//! supervisor sees the count and stops the suite's process group (first
-//! signal: TERM then KILL after the grace period; second: KILL at once).
+//! Signals that end a run are recorded, not acted on in the handler: every
+//! wait in stagerun polls `count()` and ends promptly (first signal: TERM,
+//! the grace period, KILL; a second signal: KILL at once). USR1, USR2, ALRM
+//! and QUIT would otherwise kill stagerun on the spot and leave the suite
+//! running, so they are treated as interrupts too.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 static COUNT: AtomicUsize = AtomicUsize::new(0);
 static LAST: AtomicI32 = AtomicI32::new(0);
 static INSTALLED: OnceLock<()> = OnceLock::new();
 
+pub const INTERRUPTS: [i32; 7] = [
+    libc::SIGINT,
+    libc::SIGTERM,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+];
+
 pub fn install() -> std::io::Result<()> {
     if INSTALLED.get().is_some() {
         return Ok(());
     }
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+    for sig in INTERRUPTS {
         // SAFETY: the handler only touches atomics, which is async-signal-safe.
         unsafe {
             signal_hook::low_level::register(sig, move || {
@@ -38,17 +51,9 @@ pub fn last() -> Option<i32> {
 }
 
 pub fn name(sig: i32) -> String {
-    match sig {
-        libc::SIGINT => "SIGINT".into(),
-        libc::SIGTERM => "SIGTERM".into(),
-        libc::SIGHUP => "SIGHUP".into(),
-        libc::SIGKILL => "SIGKILL".into(),
-        libc::SIGQUIT => "SIGQUIT".into(),
-        libc::SIGSEGV => "SIGSEGV".into(),
-        libc::SIGABRT => "SIGABRT".into(),
-        libc::SIGPIPE => "SIGPIPE".into(),
-        n => format!("signal {n}"),
-    }
+    signal_hook::low_level::signal_name(sig)
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("signal {sig}"))
 }
 
 /// Accepts `9`, `KILL` or `SIGKILL`.
@@ -57,18 +62,40 @@ pub fn parse(s: &str) -> Option<i32> {
         return (n > 0 && n < 65).then_some(n);
     }
     let upper = s.to_ascii_uppercase();
-    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
-    Some(match bare {
-        "HUP" => libc::SIGHUP,
-        "INT" => libc::SIGINT,
-        "QUIT" => libc::SIGQUIT,
-        "ABRT" => libc::SIGABRT,
-        "KILL" => libc::SIGKILL,
-        "SEGV" => libc::SIGSEGV,
-        "PIPE" => libc::SIGPIPE,
-        "TERM" => libc::SIGTERM,
-        "USR1" => libc::SIGUSR1,
-        "USR2" => libc::SIGUSR2,
-        _ => return None,
-    })
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    (1..65).find(|n| signal_hook::low_level::signal_name(*n) == Some(full.as_str()))
+}
+
+/// Sleeps up to `d`; false when a signal arrived (now or before the call
+/// but after `since`).
+pub fn sleep_unless_signalled(d: Duration, since: usize) -> bool {
+    let until = Instant::now() + d;
+    loop {
+        if count() > since {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10).min(until - now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_numbers() {
+        assert_eq!(parse("9"), Some(9));
+        assert_eq!(parse("KILL"), Some(libc::SIGKILL));
+        assert_eq!(parse("sigterm"), Some(libc::SIGTERM));
+        assert_eq!(parse("nope"), None);
+        assert_eq!(name(libc::SIGTERM), "SIGTERM");
+    }
 }

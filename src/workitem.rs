@@ -1,49 +1,63 @@
 //! The work item: a folder whose name is its id.
+//!
+//! The id is the last component of the path as given (a symlink
+//! `ORCH-115 -> /srv/x` is work item ORCH-115); `.` and `..` use the
+//! resolved folder's name. The log is written into the resolved folder, and
+//! a folder swapped during the run is refused (its identity is checked
+//! before the log is written).
 
-use crate::exit::Exit;
-use anyhow::Result;
+use crate::error::{Error, Result, describe_io};
 use regex::Regex;
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Component, Path, PathBuf};
 
 pub const LOG_FILE: &str = "15-staging-log.md";
 
 #[derive(Debug, Clone)]
 pub struct WorkItem {
+    /// The resolved folder.
     pub dir: PathBuf,
     pub id: String,
+    /// (device, inode) of the folder when the run began.
+    identity: (u64, u64),
 }
 
 impl WorkItem {
     /// Checks the folder exists, is a directory and its name is a valid id.
-    /// Writability is checked separately by `check_writable`, because `gate`
-    /// only reads.
-    pub fn open(dir: &Path, id_pattern: &Regex) -> Result<WorkItem> {
-        let shown = dir.display();
-        let meta = std::fs::metadata(dir)
-            .map_err(|e| Exit::usage(format!("work item `{shown}`: {}", describe_io(&e))))?;
+    /// Writability is checked separately (`check_writable`): `gate` only reads.
+    pub fn open(given: &Path, id_pattern: &Regex) -> Result<WorkItem> {
+        let shown = given.display();
+        let meta = std::fs::metadata(given)
+            .map_err(|e| Error::Usage(format!("work item `{shown}`: {}", describe_io(&e))))?;
         if !meta.is_dir() {
-            return Err(Exit::usage(format!("work item `{shown}` is not a folder")));
+            return Err(Error::Usage(format!("work item `{shown}` is not a folder")));
         }
-        let canonical = std::fs::canonicalize(dir)
-            .map_err(|e| Exit::usage(format!("work item `{shown}`: {}", describe_io(&e))))?;
-        let name = canonical
-            .file_name()
+        let dir = std::fs::canonicalize(given)
+            .map_err(|e| Error::Usage(format!("work item `{shown}`: {}", describe_io(&e))))?;
+        let named = match given.components().next_back() {
+            Some(Component::Normal(n)) => Some(n.to_owned()),
+            _ => dir.file_name().map(|n| n.to_owned()),
+        };
+        let id = named
+            .as_deref()
             .and_then(|n| n.to_str())
             .ok_or_else(|| {
-                Exit::usage(format!(
+                Error::Usage(format!(
                     "work item `{shown}`: folder name is not valid UTF-8"
                 ))
-            })?;
-        validate_id(name, id_pattern)?;
-        std::fs::read_dir(&canonical).map_err(|e| {
-            Exit::usage(format!(
+            })?
+            .to_string();
+        validate_id(&id, id_pattern)?;
+        std::fs::read_dir(&dir).map_err(|e| {
+            Error::Usage(format!(
                 "work item `{shown}` is not readable: {}",
                 describe_io(&e)
             ))
         })?;
         Ok(WorkItem {
-            dir: canonical.clone(),
-            id: name.to_string(),
+            identity: (meta.dev(), meta.ino()),
+            dir,
+            id,
         })
     }
 
@@ -51,25 +65,70 @@ impl WorkItem {
         self.dir.join(LOG_FILE)
     }
 
-    /// Fails early, before anything runs, when the verdict could not be recorded.
+    /// Fails before anything runs when the verdict could not be recorded:
+    /// no room to create a file, a log path that is not a file, or a log
+    /// that a sticky folder would not let us replace.
     pub fn check_writable(&self) -> Result<()> {
-        let probe = tempfile::Builder::new()
+        let refuse =
+            |why: String| Error::Usage(format!("work item `{}`: {why}", self.dir.display()));
+        tempfile::Builder::new()
             .prefix(".stagerun-probe-")
-            .tempfile_in(&self.dir);
-        match probe {
-            Ok(_) => Ok(()),
-            Err(e) => Err(Exit::usage(format!(
-                "work item `{}` is not writable: {}",
-                self.dir.display(),
-                describe_io(&e)
-            ))),
+            .tempfile_in(&self.dir)
+            .map_err(|e| refuse(format!("is not writable: {}", describe_io(&e))))?;
+        let log = self.log_path();
+        let Ok(meta) = std::fs::symlink_metadata(&log) else {
+            return Ok(());
+        };
+        if meta.is_dir() {
+            return Err(refuse(format!("{LOG_FILE} is a folder, not a file")));
         }
+        if !meta.is_file() && !meta.file_type().is_symlink() {
+            return Err(refuse(format!("{LOG_FILE} is not a regular file")));
+        }
+        let dir_meta = std::fs::metadata(&self.dir)?;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        let sticky = dir_meta.mode() & libc::S_ISVTX != 0;
+        if sticky && me != 0 && meta.uid() != me && dir_meta.uid() != me {
+            return Err(refuse(format!(
+                "{LOG_FILE} belongs to another user in a sticky folder; it cannot be replaced"
+            )));
+        }
+        Ok(())
+    }
+
+    /// True while the folder is still the one the run started in.
+    pub fn unchanged(&self) -> bool {
+        std::fs::metadata(&self.dir).is_ok_and(|m| (m.dev(), m.ino()) == self.identity)
+    }
+
+    /// Removes temp files a killed writer left behind (`.15-staging-log.md.*.tmp`).
+    pub fn clean_stale_temp_files(&self) -> usize {
+        let prefix = format!(".{LOG_FILE}.");
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if name.starts_with(&prefix)
+                && name.ends_with(".tmp")
+                && std::fs::remove_file(e.path()).is_ok()
+            {
+                removed += 1;
+            }
+        }
+        removed
     }
 }
 
 pub fn validate_id(id: &str, pattern: &Regex) -> Result<()> {
-    if id.chars().any(|c| c.is_control()) || !pattern.is_match(id) {
-        return Err(Exit::usage(format!(
+    if id.starts_with('-')
+        || id.chars().any(|c| c.is_control() || c.is_whitespace())
+        || !pattern.is_match(id)
+    {
+        return Err(Error::Usage(format!(
             "work item id {id:?} does not match the id pattern `{}`",
             pattern.as_str()
         )));
@@ -77,22 +136,15 @@ pub fn validate_id(id: &str, pattern: &Regex) -> Result<()> {
     Ok(())
 }
 
-pub fn describe_io(e: &std::io::Error) -> String {
-    match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or folder".into(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-        _ => e.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::DEFAULT_ID_PATTERN;
+
+    const DEFAULT_ID: &str = r"^[A-Z][A-Z0-9]*-[0-9]+[a-z]?$";
 
     #[test]
     fn ids() {
-        let re = Regex::new(DEFAULT_ID_PATTERN).unwrap();
+        let re = Regex::new(DEFAULT_ID).unwrap();
         for ok in ["ORCH-115", "A-1", "ORCH2-7b"] {
             assert!(validate_id(ok, &re).is_ok(), "{ok}");
         }
@@ -107,5 +159,21 @@ mod tests {
         ] {
             assert!(validate_id(bad, &re).is_err(), "{bad}");
         }
+        // A permissive custom pattern still never lets an option through.
+        let any = Regex::new(".*").unwrap();
+        assert!(validate_id("-rf", &any).is_err());
+    }
+
+    #[test]
+    fn id_comes_from_the_path_as_given() {
+        let t = tempfile::tempdir().unwrap();
+        let target = t.path().join("target-folder");
+        std::fs::create_dir(&target).unwrap();
+        let link = t.path().join("ORCH-7");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let item = WorkItem::open(&link, &Regex::new(DEFAULT_ID).unwrap()).unwrap();
+        assert_eq!(item.id, "ORCH-7");
+        assert_eq!(item.dir, std::fs::canonicalize(&target).unwrap());
+        assert!(item.unchanged());
     }
 }

@@ -1,0 +1,106 @@
+//! What a line says, whatever terminal tricks it plays: colour codes are
+//! stripped, a BOM dropped, and carriage returns overlaid the way a terminal
+//! shows them (`C2 PASS\rC2 FAIL` shows `C2 FAIL`). Every carriage-return
+//! segment is also looked at on its own, so a FAIL that was overwritten on
+//! screen still counts (fail closed).
+
+use std::borrow::Cow;
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
+
+/// Removes ANSI escape sequences (CSI, OSC, and two-byte escapes).
+pub fn strip_ansi(line: &[u8]) -> Cow<'_, [u8]> {
+    if !line.contains(&0x1b) {
+        return Cow::Borrowed(line);
+    }
+    let mut out = Vec::with_capacity(line.len());
+    let mut i = 0;
+    while i < line.len() {
+        let b = line[i];
+        if b != 0x1b {
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match line.get(i + 1) {
+            Some(b'[') => {
+                i += 2;
+                while i < line.len() && !(0x40..=0x7e).contains(&line[i]) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            Some(b']') => {
+                i += 2;
+                while i < line.len() {
+                    if line[i] == 0x07 {
+                        i += 1;
+                        break;
+                    }
+                    if line[i] == 0x1b && line.get(i + 1) == Some(&b'\\') {
+                        i += 2;
+                        break;
+                    }
+                    i += 1;
+                }
+            }
+            Some(_) => i += 2,
+            None => i += 1,
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// The line as a terminal would show it: escapes stripped, BOM dropped, CR
+/// segments overlaid from column 0.
+pub fn shown(line: &[u8]) -> Cow<'_, [u8]> {
+    let line = line.strip_prefix(BOM).unwrap_or(line);
+    let stripped = strip_ansi(line);
+    if !stripped.contains(&b'\r') {
+        return stripped;
+    }
+    let mut screen: Vec<u8> = Vec::with_capacity(stripped.len());
+    for seg in stripped.split(|b| *b == b'\r') {
+        for (i, b) in seg.iter().enumerate() {
+            if i < screen.len() {
+                screen[i] = *b;
+            } else {
+                screen.push(*b);
+            }
+        }
+    }
+    Cow::Owned(screen)
+}
+
+/// The carriage-return segments of a line (escapes stripped), for lines
+/// that were overwritten on screen; empty when there is no CR.
+pub fn overwritten_segments(line: &[u8]) -> Vec<Vec<u8>> {
+    if !line.contains(&b'\r') {
+        return Vec::new();
+    }
+    let line = line.strip_prefix(BOM).unwrap_or(line);
+    strip_ansi(line)
+        .split(|b| *b == b'\r')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.to_vec())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn terminal_view() {
+        assert_eq!(&*shown(b"\x1b[31mC2 FAIL\x1b[0m x"), b"C2 FAIL x");
+        assert_eq!(&*shown(b"progress 50%\rC2 FAIL boom  "), b"C2 FAIL boom  ");
+        assert_eq!(&*shown(b"C2 PASS\rC2 FAIL"), b"C2 FAIL");
+        assert_eq!(&*shown(b"\xef\xbb\xbfC2 FAIL"), b"C2 FAIL");
+        assert_eq!(&*shown(b"\x1b]0;title\x07C1 PASS"), b"C1 PASS");
+        assert_eq!(&*shown(b"plain"), b"plain");
+        assert_eq!(
+            overwritten_segments(b"C2 FAIL\rC2 PASS"),
+            vec![b"C2 FAIL".to_vec(), b"C2 PASS".to_vec()]
+        );
+    }
+}

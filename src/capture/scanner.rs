@@ -1,0 +1,335 @@
+//! Per-stream line state. With the wrapper, each stream splits at the
+//! markers into what the channel printed before the suite, what the suite
+//! printed, and what the channel printed after it; rule patterns are
+//! matched per segment so channel rules never judge the suite's lines.
+
+use super::markers::{self, Marker};
+use super::{Tail, normalize};
+use crate::suite::{SuiteParser, checks};
+use regex::bytes::{Regex, RegexSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// Lines longer than this are matched and kept by their first part only.
+pub const MAX_LINE: usize = 64 * 1024;
+/// Lines seen before a deferred pattern set is ready wait here, up to this
+/// many bytes; past it the reader waits for the set.
+const PENDING_MAX: usize = 4 * 1024 * 1024;
+const MAX_MARKERS: usize = 16;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Segment {
+    Before = 0,
+    Suite = 1,
+    After = 2,
+}
+
+/// What a finished stream showed.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub lines: u64,
+    pub bytes: u64,
+    /// Rule-pattern hits, per segment (index = `Segment as usize`).
+    pub hits: [Vec<bool>; 3],
+    pub suite_tail: Tail,
+    pub channel_tail: Tail,
+    pub markers: Vec<Marker>,
+    /// stdout: the suite's results in its format.
+    pub suite: Option<crate::suite::SuiteReport>,
+    /// stderr: a failing check printed there (near miss), checks format only.
+    pub near_miss: Option<String>,
+}
+
+impl Scan {
+    pub fn marker(&self, pick: impl Fn(&Marker) -> bool) -> Option<&Marker> {
+        self.markers.iter().find(|m| pick(m))
+    }
+}
+
+pub struct Scanner {
+    nonce: Option<Vec<u8>>,
+    segment: Segment,
+    patterns: Option<RegexSet>,
+    deferred: Option<Arc<OnceLock<RegexSet>>>,
+    pending: Vec<(Segment, Vec<u8>)>,
+    pending_bytes: usize,
+    parser: Option<Box<dyn SuiteParser>>,
+    /// stderr in the checks format: a FAIL line here is a near miss.
+    stderr_checks: Option<(Regex, Option<Regex>)>,
+    partial: Vec<u8>,
+    partial_overflow: bool,
+    end_seen: Option<Arc<AtomicBool>>,
+    scan: Scan,
+}
+
+impl Scanner {
+    /// `nonce`: the attempt's wrapper nonce, or None when the suite runs
+    /// directly (every line is the suite's).
+    pub fn new(nonce: Option<&str>, set: Arc<OnceLock<RegexSet>>, tail_lines: usize) -> Scanner {
+        Scanner {
+            nonce: nonce.map(|n| n.as_bytes().to_vec()),
+            segment: if nonce.is_some() {
+                Segment::Before
+            } else {
+                Segment::Suite
+            },
+            patterns: None,
+            deferred: Some(set),
+            pending: Vec::new(),
+            pending_bytes: 0,
+            parser: None,
+            stderr_checks: None,
+            partial: Vec::new(),
+            partial_overflow: false,
+            end_seen: None,
+            scan: Scan {
+                suite_tail: Tail::new(tail_lines),
+                channel_tail: Tail::new(tail_lines.clamp(1, 40)),
+                ..Scan::default()
+            },
+        }
+    }
+
+    /// stdout: the suite's results are parsed here.
+    pub fn with_parser(mut self, parser: Box<dyn SuiteParser>) -> Scanner {
+        self.parser = Some(parser);
+        self
+    }
+
+    /// stderr under the checks format: check lines here are near misses.
+    pub fn with_stderr_checks(mut self, pattern: Regex) -> Scanner {
+        let loose = checks::ChecksParser::new(pattern.clone()).loose().cloned();
+        self.stderr_checks = Some((pattern, loose));
+        self
+    }
+
+    /// Set once this stream carried the end marker.
+    pub fn with_end_flag(mut self, flag: Arc<AtomicBool>) -> Scanner {
+        self.end_seen = Some(flag);
+        self
+    }
+
+    pub fn feed(&mut self, mut chunk: &[u8]) {
+        self.scan.bytes += chunk.len() as u64;
+        while let Some(pos) = memchr::memchr(b'\n', chunk) {
+            let (head, rest) = chunk.split_at(pos);
+            if self.partial.is_empty() && !self.partial_overflow {
+                self.line(head, false);
+            } else {
+                self.append_partial(head);
+                let line = std::mem::take(&mut self.partial);
+                let overflow = std::mem::replace(&mut self.partial_overflow, false);
+                self.line(&line, overflow);
+                self.partial = line;
+                self.partial.clear();
+            }
+            chunk = &rest[1..];
+        }
+        self.append_partial(chunk);
+    }
+
+    fn append_partial(&mut self, bytes: &[u8]) {
+        let room = MAX_LINE.saturating_sub(self.partial.len());
+        if bytes.len() > room {
+            self.partial_overflow = true;
+        }
+        self.partial
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
+    }
+
+    /// Flushes a last line without a newline and waits for a deferred
+    /// pattern set, so every line has been matched.
+    pub fn finish(mut self) -> Scan {
+        if !self.partial.is_empty() || self.partial_overflow {
+            let line = std::mem::take(&mut self.partial);
+            let overflow = self.partial_overflow;
+            self.line(&line, overflow);
+        }
+        if let Some(cell) = self.deferred.take() {
+            self.activate(cell.wait().clone());
+        }
+        if let Some(mut p) = self.parser.take() {
+            p.finish();
+            self.scan.suite = Some(p.report().clone());
+        }
+        self.scan
+    }
+
+    fn line(&mut self, raw: &[u8], truncated: bool) {
+        let capped = &raw[..raw.len().min(MAX_LINE)];
+        let mut line = capped.strip_suffix(b"\r").unwrap_or(capped);
+        let truncated = truncated || raw.len() > MAX_LINE;
+        let mut had_marker = false;
+        if let Some(nonce) = self.nonce.take() {
+            while let Some((before, marker, after)) = markers::find(line, &nonce) {
+                if !before.is_empty() {
+                    self.segment_line(before, truncated);
+                }
+                self.apply(marker);
+                had_marker = true;
+                line = after;
+            }
+            self.nonce = Some(nonce);
+        }
+        if !(had_marker && line.is_empty()) {
+            self.segment_line(line, truncated);
+        }
+    }
+
+    fn apply(&mut self, marker: Marker) {
+        match &marker {
+            Marker::Start { .. } => self.segment = Segment::Suite,
+            Marker::End { .. } => {
+                self.segment = Segment::After;
+                if let Some(f) = &self.end_seen {
+                    f.store(true, Ordering::SeqCst);
+                }
+            }
+            _ => {}
+        }
+        if self.scan.markers.len() < MAX_MARKERS {
+            self.scan.markers.push(marker);
+        }
+    }
+
+    fn segment_line(&mut self, line: &[u8], truncated: bool) {
+        self.scan.lines += 1;
+        let segment = self.segment;
+        let shown = normalize::shown(line);
+        let overwritten = normalize::overwritten_segments(line);
+        self.match_rules(segment, &shown);
+        for seg in &overwritten {
+            self.match_rules(segment, seg);
+        }
+        if segment == Segment::Suite {
+            if let Some(p) = self.parser.as_mut() {
+                p.line(&shown, &overwritten);
+            }
+            if let Some((pattern, loose)) = &self.stderr_checks
+                && self.scan.near_miss.is_none()
+            {
+                let views = std::iter::once(&*shown).chain(overwritten.iter().map(Vec::as_slice));
+                for v in views {
+                    let fails = pattern
+                        .captures(v)
+                        .and_then(|c| c.name("status"))
+                        .is_some_and(|s| s.as_bytes() == b"FAIL");
+                    if fails || checks::near_miss(v, loose.as_ref()) {
+                        let mut s = String::from_utf8_lossy(v).trim().to_string();
+                        crate::suite::truncate_chars(&mut s, 200);
+                        self.scan.near_miss = Some(s);
+                        break;
+                    }
+                }
+            }
+            self.scan.suite_tail.push(line, truncated);
+        } else {
+            self.scan.channel_tail.push(line, truncated);
+        }
+    }
+
+    fn match_rules(&mut self, segment: Segment, line: &[u8]) {
+        if let Some(cell) = self.deferred.clone() {
+            match cell.get() {
+                Some(set) => self.activate(set.clone()),
+                None if self.pending_bytes + line.len() < PENDING_MAX => {
+                    self.pending_bytes += line.len();
+                    self.pending.push((segment, line.to_vec()));
+                    return;
+                }
+                None => self.activate(cell.wait().clone()),
+            }
+        }
+        if let Some(set) = &self.patterns {
+            // is_match first: it allocates nothing, and almost no line matches.
+            if set.is_match(line) {
+                let hits = &mut self.scan.hits[segment as usize];
+                for i in set.matches(line).iter() {
+                    hits[i] = true;
+                }
+            }
+        }
+    }
+
+    fn activate(&mut self, set: RegexSet) {
+        for h in &mut self.scan.hits {
+            *h = vec![false; set.len()];
+        }
+        self.deferred = None;
+        let pending = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
+        self.patterns = Some(set);
+        for (segment, line) in pending {
+            self.match_rules(segment, &line);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const N: &str = "0123456789abcdef0123456789abcdef";
+
+    fn set(p: &[&str]) -> Arc<OnceLock<RegexSet>> {
+        let cell = Arc::new(OnceLock::new());
+        let _ = cell.set(RegexSet::new(p).unwrap());
+        cell
+    }
+
+    #[test]
+    fn segments_split_at_the_markers() {
+        let mut s = Scanner::new(Some(N), set(&["closed by remote host", "^Error"]), 10);
+        s.feed(format!("Error before\n@@stagerun:{N}:start:session@@\nError from suite\nclosed by remote host").as_bytes());
+        s.feed(format!("@@stagerun:{N}:end:1:ok:none@@\nclosed by remote host\n").as_bytes());
+        let scan = s.finish();
+        assert_eq!(scan.hits[Segment::Before as usize], vec![false, true]);
+        assert_eq!(scan.hits[Segment::Suite as usize], vec![true, true]);
+        assert_eq!(scan.hits[Segment::After as usize], vec![true, false]);
+        assert_eq!(
+            scan.suite_tail.text(),
+            "Error from suite\nclosed by remote host\n"
+        );
+        assert!(matches!(scan.markers[1], Marker::End { status: 1, .. }));
+    }
+
+    #[test]
+    fn splits_lines_across_chunks_and_keeps_a_bounded_tail() {
+        let mut s = Scanner::new(None, set(&[r"^needle$"]), 3);
+        for chunk in [&b"a\nne"[..], b"edle\r\nb\nc", b"\nd"] {
+            s.feed(chunk);
+        }
+        let scan = s.finish();
+        assert!(scan.hits[Segment::Suite as usize][0]);
+        assert_eq!(scan.lines, 5);
+        assert_eq!(scan.suite_tail.text(), "b\nc\nd\n");
+    }
+
+    #[test]
+    fn very_long_lines_are_capped_not_buffered() {
+        let mut s = Scanner::new(None, set(&["x"]), 2);
+        s.feed(&vec![b'x'; MAX_LINE * 4]);
+        assert!(s.partial.capacity() <= MAX_LINE * 2);
+        s.feed(b"\nshort\n");
+        let scan = s.finish();
+        assert_eq!(scan.lines, 2);
+        assert!(scan.suite_tail.text().contains("[line truncated]"));
+    }
+
+    #[test]
+    fn lines_before_a_deferred_set_is_ready_are_still_matched() {
+        let cell = Arc::new(OnceLock::new());
+        let mut s = Scanner::new(None, cell.clone(), 2);
+        s.feed(b"early needle\nother\n");
+        let setter = cell.clone();
+        let t = std::thread::spawn(move || {
+            setter
+                .set(RegexSet::new([r"needle", r"^late$"]).unwrap())
+                .unwrap()
+        });
+        s.feed(b"late\n");
+        let scan = s.finish();
+        t.join().unwrap();
+        assert_eq!(scan.hits[Segment::Suite as usize], vec![true, true]);
+    }
+}

@@ -1,0 +1,578 @@
+//! Outcome classification: provenance first, rules second. The rules are
+//! data (rules.yaml, embedded), ordered, first match wins; each says where
+//! it applies (`on`):
+//! - `channel`: the suite never started (no start marker): the transport's
+//!   exit code and what the channel printed;
+//! - `suite`: the suite ended (end marker, or a local run): its own status
+//!   and output; channel rules never see the suite's lines;
+//! - `lost`: the suite started and the channel died before it ended: always
+//!   transient, never FAILED;
+//! - `any`: all of them.
+//!
+//! A rules file can add rules (tried first), replace a built-in by reusing
+//! its id, or disable one.
+
+use crate::config::SuiteFormat;
+use crate::error::{Error, Result};
+use regex::bytes::RegexSet;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+pub const BUILTIN_RULES: &str = include_str!("rules.yaml");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Class {
+    SuiteRan,
+    PermanentEnv,
+    TransientInfra,
+}
+
+impl Class {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::SuiteRan => "suite-ran",
+            Class::PermanentEnv => "permanent-env",
+            Class::TransientInfra => "transient-infra",
+        }
+    }
+}
+
+/// Where the evidence comes from (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Channel,
+    Suite,
+    Lost,
+    #[default]
+    Any,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Channel => "channel",
+            Scope::Suite => "suite",
+            Scope::Lost => "lost",
+            Scope::Any => "any",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct When {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_in: Option<Vec<i32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_not_in: Option<Vec<i32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signaled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timed_out: Option<bool>,
+    /// The remote deadline (the wrapper's own) stopped the suite.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stderr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stdout: Option<String>,
+    /// A line of either stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// The suite's own output shows it ran (check lines, TAP points, testcases).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failing_check: Option<bool>,
+    /// A line that looks like a failing check but does not parse.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub near_miss: Option<bool>,
+    /// The suite cannot be shown to have finished (TAP plan, JUnit report).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incomplete: Option<bool>,
+    /// TAP `Bail out!`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bailed: Option<bool>,
+    /// JUnit `<error>` under `junit_errors: hold`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errored: Option<bool>,
+    /// The wrapper could not create its lock where the suite runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_error: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub format: Option<Vec<SuiteFormatName>>,
+}
+
+/// Suite formats as rules name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SuiteFormatName {
+    Checks,
+    Tap,
+    Junit,
+}
+
+impl From<SuiteFormat> for SuiteFormatName {
+    fn from(f: SuiteFormat) -> Self {
+        match f {
+            SuiteFormat::Checks => SuiteFormatName::Checks,
+            SuiteFormat::Tap => SuiteFormatName::Tap,
+            SuiteFormat::Junit => SuiteFormatName::Junit,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleSpec {
+    id: String,
+    class: Class,
+    #[serde(default)]
+    on: Scope,
+    reason: String,
+    #[serde(default)]
+    fix: Option<String>,
+    /// Tool versions a built-in rule was checked against (docs only).
+    #[serde(default)]
+    checked: Option<Vec<String>>,
+    #[serde(default)]
+    when: When,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    #[serde(default)]
+    rules: Vec<RuleSpec>,
+    #[serde(default)]
+    disable: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub id: String,
+    pub class: Class,
+    pub on: Scope,
+    pub reason: String,
+    pub fix: Option<String>,
+    pub checked: Vec<String>,
+    pub when: When,
+    pub builtin: bool,
+    stderr_idx: Option<usize>,
+    stdout_idx: Option<usize>,
+    /// Indexes of the `output` pattern in the stderr and stdout sets.
+    output_idx: Option<(usize, usize)>,
+}
+
+/// What one attempt produced, reduced to what the rules look at.
+#[derive(Debug, Clone, Default)]
+pub struct Evidence {
+    pub scope: Option<Scope>,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub timed_out: bool,
+    pub deadline: bool,
+    pub stderr_hits: Vec<bool>,
+    pub stdout_hits: Vec<bool>,
+    pub evidence: bool,
+    pub failing_check: bool,
+    pub near_miss: bool,
+    pub incomplete: bool,
+    pub bailed: bool,
+    pub errored: bool,
+    pub state_error: bool,
+    pub format: Option<SuiteFormatName>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Classification {
+    pub class: Class,
+    pub rule: String,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    pub rules: Vec<Rule>,
+    /// Compiled once per run: every line of each stream is tested against
+    /// all its patterns in one pass.
+    stderr_set: RegexSet,
+    stdout_set: RegexSet,
+}
+
+/// Rule patterns match bytes with ASCII classes: tool messages are ASCII,
+/// suite output may not be UTF-8, and the ASCII automaton builds faster.
+fn compile_set(patterns: &[String]) -> std::result::Result<RegexSet, String> {
+    regex::bytes::RegexSetBuilder::new(patterns)
+        .unicode(false)
+        .build()
+        .map_err(|e| crate::config::last_line(&e.to_string()))
+}
+
+/// Checks a pattern's syntax without building an automaton.
+fn check_pattern(p: &str) -> std::result::Result<(), String> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(p)
+        .map(|_| ())
+        .map_err(|e| crate::config::last_line(&e.to_string()))
+}
+
+fn yaml_error(e: &serde_saphyr::Error) -> String {
+    crate::config::one_line_yaml_error(e)
+}
+
+impl RuleSet {
+    pub fn builtin() -> RuleSet {
+        // The embedded table is part of the binary and covered by tests.
+        RuleSet::load(None).expect("built-in rules are valid")
+    }
+
+    /// Built-ins plus, when given, a user rules file.
+    pub fn load(user_file: Option<&Path>) -> Result<RuleSet> {
+        let builtin: Vec<RuleSpec> = serde_saphyr::from_str(BUILTIN_RULES)
+            .map_err(|e| Error::Internal(format!("built-in rules: {}", yaml_error(&e))))?;
+        let mut specs: Vec<(RuleSpec, bool)> = builtin.into_iter().map(|r| (r, true)).collect();
+        if let Some(path) = user_file {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::Config(format!(
+                    "cannot read rules file {shown}: {}",
+                    crate::error::describe_io(&e)
+                ))
+            })?;
+            let user = parse_user_rules(&text)
+                .map_err(|m| Error::Config(format!("rules file {shown}:{m}")))?;
+            for id in &user.disable {
+                let before = specs.len();
+                specs.retain(|(r, _)| &r.id != id);
+                if specs.len() == before {
+                    return Err(Error::Config(format!(
+                        "rules file {shown}: `disable` names unknown rule `{id}`"
+                    )));
+                }
+            }
+            let mut prepend = Vec::new();
+            for rule in user.rules {
+                if let Some(slot) = specs.iter_mut().find(|(r, _)| r.id == rule.id) {
+                    *slot = (rule, false);
+                } else {
+                    prepend.push((rule, false));
+                }
+            }
+            prepend.extend(specs);
+            specs = prepend;
+        }
+        RuleSet::compile(specs, user_file)
+    }
+
+    fn compile(specs: Vec<(RuleSpec, bool)>, user_file: Option<&Path>) -> Result<RuleSet> {
+        let origin = |builtin: bool| {
+            if builtin {
+                "built-in rules".to_string()
+            } else {
+                format!(
+                    "rules file {}",
+                    user_file
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                )
+            }
+        };
+        let mut rules = Vec::new();
+        let mut stderr_patterns = Vec::new();
+        let mut stdout_patterns = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (spec, builtin) in specs {
+            let fail =
+                |m: String| Error::Config(format!("{}: rule `{}`: {m}", origin(builtin), spec.id));
+            if spec.id.trim().is_empty() {
+                return Err(Error::Config(format!(
+                    "{}: a rule has an empty id",
+                    origin(builtin)
+                )));
+            }
+            if !seen.insert(spec.id.clone()) {
+                return Err(fail("duplicate rule id".into()));
+            }
+            let mut stderr_idx = None;
+            if let Some(p) = &spec.when.stderr {
+                check_pattern(p).map_err(|e| fail(format!("invalid stderr regex: {e}")))?;
+                stderr_idx = Some(stderr_patterns.len());
+                stderr_patterns.push(p.clone());
+            }
+            let mut stdout_idx = None;
+            if let Some(p) = &spec.when.stdout {
+                check_pattern(p).map_err(|e| fail(format!("invalid stdout regex: {e}")))?;
+                stdout_idx = Some(stdout_patterns.len());
+                stdout_patterns.push(p.clone());
+            }
+            let mut output_idx = None;
+            if let Some(p) = &spec.when.output {
+                check_pattern(p).map_err(|e| fail(format!("invalid output regex: {e}")))?;
+                output_idx = Some((stderr_patterns.len(), stdout_patterns.len()));
+                stderr_patterns.push(p.clone());
+                stdout_patterns.push(p.clone());
+            }
+            rules.push(Rule {
+                id: spec.id,
+                class: spec.class,
+                on: spec.on,
+                reason: spec.reason,
+                fix: spec.fix,
+                checked: spec.checked.unwrap_or_default(),
+                when: spec.when,
+                builtin,
+                stderr_idx,
+                stdout_idx,
+                output_idx,
+            });
+        }
+        let set_error = |stream: &str, e: String| {
+            Error::Config(format!(
+                "{}: {stream} patterns cannot be compiled: {e}",
+                origin(user_file.is_none())
+            ))
+        };
+        Ok(RuleSet {
+            rules,
+            stderr_set: compile_set(&stderr_patterns).map_err(|e| set_error("stderr", e))?,
+            stdout_set: compile_set(&stdout_patterns).map_err(|e| set_error("stdout", e))?,
+        })
+    }
+
+    pub fn applies(rule: &Rule, scope: Option<Scope>) -> bool {
+        match (rule.on, scope) {
+            (Scope::Any, _) | (_, None) => true,
+            (on, Some(s)) => on == s,
+        }
+    }
+
+    pub fn classify(&self, ev: &Evidence) -> Classification {
+        for rule in &self.rules {
+            if Self::applies(rule, ev.scope) && self.mismatch(rule, ev).is_none() {
+                return Self::matched(rule);
+            }
+        }
+        // Only reachable when a rules file disabled the catch-alls.
+        Classification {
+            class: Class::TransientInfra,
+            rule: "no-rule-matched".into(),
+            reason: "no rule matched; treated as transient, never FAILED".into(),
+            fix: None,
+        }
+    }
+
+    /// Started but never ended: transient whatever was printed; named by
+    /// the channel's own words when it said any (the master's log, or what
+    /// came after the suite), else `channel-lost`.
+    pub fn classify_lost(&self, ev: &Evidence) -> Classification {
+        if ev.timed_out
+            && let Some(r) = self.get("own-timeout")
+        {
+            return Self::matched(r);
+        }
+        let mut channel = ev.clone();
+        channel.scope = Some(Scope::Channel);
+        for rule in &self.rules {
+            if rule.on == Scope::Channel
+                && rule.class == Class::TransientInfra
+                && self.mismatch(rule, &channel).is_none()
+            {
+                return Self::matched(rule);
+            }
+        }
+        match self.rules.iter().find(|r| r.on == Scope::Lost) {
+            Some(r) => Self::matched(r),
+            None => Classification {
+                class: Class::TransientInfra,
+                rule: "channel-lost".into(),
+                reason: "the channel was lost while the suite ran".into(),
+                fix: None,
+            },
+        }
+    }
+
+    pub fn matched(rule: &Rule) -> Classification {
+        Classification {
+            class: rule.class,
+            rule: rule.id.clone(),
+            reason: rule.reason.clone(),
+            fix: rule.fix.clone(),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Rule> {
+        self.rules.iter().find(|r| r.id == id)
+    }
+
+    /// Why `rule` does not match, or None when it does.
+    pub fn mismatch(&self, rule: &Rule, ev: &Evidence) -> Option<String> {
+        let w = &rule.when;
+        let flag = |want: Option<bool>, have: bool, what: &str| match want {
+            Some(w) if w != have => Some(format!("{what} is {have}")),
+            _ => None,
+        };
+        if let Some(m) = flag(w.timed_out, ev.timed_out, "timed_out")
+            .or_else(|| flag(w.deadline, ev.deadline, "remote deadline"))
+            .or_else(|| flag(w.signaled, ev.signal.is_some(), "signaled"))
+            .or_else(|| flag(w.state_error, ev.state_error, "state error"))
+        {
+            return Some(m);
+        }
+        if let Some(codes) = &w.exit_in {
+            match ev.exit_code {
+                Some(c) if codes.contains(&c) => {}
+                other => return Some(format!("exit code {} not in {codes:?}", show_code(other))),
+            }
+        }
+        if let Some(codes) = &w.exit_not_in {
+            match ev.exit_code {
+                Some(c) if !codes.contains(&c) => {}
+                other => {
+                    return Some(format!(
+                        "exit code {} is excluded by {codes:?}",
+                        show_code(other)
+                    ));
+                }
+            }
+        }
+        if let Some(formats) = &w.format
+            && !ev.format.is_some_and(|f| formats.contains(&f))
+        {
+            return Some(format!("suite format is not in {formats:?}"));
+        }
+        if let Some(m) = flag(w.evidence, ev.evidence, "suite evidence")
+            .or_else(|| flag(w.failing_check, ev.failing_check, "failing check"))
+            .or_else(|| flag(w.near_miss, ev.near_miss, "near-miss fail line"))
+            .or_else(|| flag(w.incomplete, ev.incomplete, "incomplete"))
+            .or_else(|| flag(w.bailed, ev.bailed, "bail-out"))
+            .or_else(|| flag(w.errored, ev.errored, "errored"))
+        {
+            return Some(m);
+        }
+        let hit = |hits: &[bool], i: usize| hits.get(i).copied().unwrap_or(false);
+        if let Some(i) = rule.stderr_idx
+            && !hit(&ev.stderr_hits, i)
+        {
+            return Some("no stderr line matches".into());
+        }
+        if let Some(i) = rule.stdout_idx
+            && !hit(&ev.stdout_hits, i)
+        {
+            return Some("no stdout line matches".into());
+        }
+        if let Some((e, o)) = rule.output_idx
+            && !hit(&ev.stderr_hits, e)
+            && !hit(&ev.stdout_hits, o)
+        {
+            return Some("no output line matches".into());
+        }
+        None
+    }
+
+    /// Pattern sets for the scanners (stderr, stdout).
+    pub fn sets(&self) -> (RegexSet, RegexSet) {
+        (self.stderr_set.clone(), self.stdout_set.clone())
+    }
+}
+
+fn show_code(c: Option<i32>) -> String {
+    c.map(|c| c.to_string()).unwrap_or_else(|| "none".into())
+}
+
+fn parse_user_rules(text: &str) -> std::result::Result<RulesFile, String> {
+    if text.trim().is_empty() {
+        return Ok(RulesFile::default());
+    }
+    // Either a bare list of rules or a mapping with `rules:` and `disable:`.
+    let is_list = text
+        .lines()
+        .map(str::trim_start)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .is_some_and(|l| l.starts_with('-'));
+    if is_list {
+        let rules = serde_saphyr::from_str::<Vec<RuleSpec>>(text).map_err(|e| yaml_error(&e))?;
+        return Ok(RulesFile {
+            rules,
+            disable: Vec::new(),
+        });
+    }
+    serde_saphyr::from_str::<RulesFile>(text).map_err(|e| yaml_error(&e))
+}
+
+/// The rule set for a run. The built-in rules are known to be valid, so they
+/// load and compile on a background thread while the suite starts; the
+/// scanners buffer the first lines until the sets are ready. A user rules
+/// file is loaded up front, so its errors stop the run before anything runs.
+#[derive(Clone)]
+pub struct RulesHandle {
+    pub stderr: Arc<OnceLock<RegexSet>>,
+    pub stdout: Arc<OnceLock<RegexSet>>,
+    rules: Arc<OnceLock<RuleSet>>,
+}
+
+impl RulesHandle {
+    pub fn ready(rules: RuleSet) -> RulesHandle {
+        let h = RulesHandle::empty();
+        h.publish(rules);
+        h
+    }
+
+    pub fn builtin_in_background() -> RulesHandle {
+        let h = RulesHandle::empty();
+        let publisher = h.clone();
+        let spawned = std::thread::Builder::new()
+            .name("stagerun-rules".into())
+            .spawn(move || {
+                // Never leave waiters hanging: an impossible failure degrades
+                // to "no rule matched", which is transient, never FAILED.
+                let rules = RuleSet::load(None).or_else(|_| RuleSet::compile(Vec::new(), None));
+                if let Ok(rules) = rules {
+                    publisher.publish(rules);
+                }
+            });
+        if spawned.is_err() {
+            h.publish(RuleSet::builtin());
+        }
+        h
+    }
+
+    /// Built-ins in the background, or a user file up front.
+    pub fn for_file(path: Option<&Path>) -> Result<RulesHandle> {
+        Ok(match path {
+            Some(p) => RulesHandle::ready(RuleSet::load(Some(p))?),
+            None => RulesHandle::builtin_in_background(),
+        })
+    }
+
+    fn empty() -> RulesHandle {
+        RulesHandle {
+            stderr: Arc::new(OnceLock::new()),
+            stdout: Arc::new(OnceLock::new()),
+            rules: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn publish(&self, rules: RuleSet) {
+        let (e, o) = rules.sets();
+        let _ = self.stderr.set(e);
+        let _ = self.stdout.set(o);
+        let _ = self.rules.set(rules);
+    }
+
+    /// Waits for the rules if they are still loading.
+    pub fn get(&self) -> &RuleSet {
+        self.rules.wait()
+    }
+}
+
+#[cfg(test)]
+mod tests;

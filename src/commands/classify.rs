@@ -1,0 +1,203 @@
+//! `stagerun classify`: replays a run offline with the same rules, patterns
+//! and suite format as `run` (config file and environment included).
+
+use crate::capture::{Scanner, Segment};
+use crate::classify::{Classification, Evidence, RuleSet, RulesHandle, Scope};
+use crate::cli::{ClassifyArgs, ScopeArg};
+use crate::config::{self, SuiteFormat};
+use crate::diag::{self, Stream};
+use crate::error::{Error, Result};
+use crate::suite::{self, SuiteParser, SuiteReport};
+use std::io::Read;
+
+fn read(path: &std::path::Path) -> Result<Vec<u8>> {
+    let mut f = std::fs::File::open(path).map_err(|e| {
+        Error::Usage(format!(
+            "cannot read {}: {}",
+            path.display(),
+            crate::error::describe_io(&e)
+        ))
+    })?;
+    let mut buf = Vec::new();
+    f.by_ref()
+        .take(512 << 20)
+        .read_to_end(&mut buf)
+        .map_err(|e| {
+            Error::Usage(format!(
+                "cannot read {}: {}",
+                path.display(),
+                crate::error::describe_io(&e)
+            ))
+        })?;
+    Ok(buf)
+}
+
+pub fn classify(args: &ClassifyArgs) -> Result<u8> {
+    let signal = match &args.signal {
+        Some(s) => Some(
+            crate::signals::parse(s)
+                .ok_or_else(|| Error::Usage(format!("--signal: `{s}` is not a signal")))?,
+        ),
+        None => None,
+    };
+    if args.exit_code.is_none() && signal.is_none() && !args.timed_out {
+        return Err(Error::Usage(
+            "classify needs --exit-code, --signal or --timed-out".into(),
+        ));
+    }
+    let env = config::process_env;
+    let mut flags = Vec::new();
+    if let Some(r) = &args.rules {
+        flags.push(("rules", r.clone()));
+    }
+    let settings = config::load(&config::Request {
+        repo: &args.repo,
+        config: args.config.as_deref(),
+        flags,
+        env: &env,
+    })?;
+    let format = args.suite_format.unwrap_or(settings.suite_format);
+    let handle = RulesHandle::ready(RuleSet::load(
+        settings.rules.as_ref().map(|p| p.0.as_path()),
+    )?);
+    let rules = handle.get();
+    let parser: Box<dyn SuiteParser> = match format {
+        SuiteFormat::Checks => Box::new(suite::checks::ChecksParser::new(
+            settings.check_line_pattern.0.clone(),
+        )),
+        SuiteFormat::Tap => Box::new(suite::tap::TapParser::default()),
+        SuiteFormat::Junit => Box::<suite::NoLines>::default(),
+    };
+    let mut out = Scanner::new(None, handle.stdout.clone(), 0).with_parser(parser);
+    let mut err = Scanner::new(None, handle.stderr.clone(), 0);
+    if format == SuiteFormat::Checks {
+        err = err.with_stderr_checks(settings.check_line_pattern.0.clone());
+    }
+    if let Some(p) = &args.stdout_file {
+        out.feed(&read(p)?);
+    }
+    if let Some(p) = &args.stderr_file {
+        err.feed(&read(p)?);
+    }
+    let (out, err) = (out.finish(), err.finish());
+    let mut report: SuiteReport = out.suite.clone().unwrap_or_default();
+    if format == SuiteFormat::Junit {
+        report = match &args.report {
+            Some(p) => suite::junit::parse_report(
+                &read(p)?,
+                settings.junit_errors == config::JunitErrors::Failed,
+                32 << 20,
+            ),
+            None => SuiteReport {
+                incomplete: Some("no report given (--report)".into()),
+                ..SuiteReport::default()
+            },
+        };
+    }
+    if report.near_miss.is_none() {
+        report.near_miss = err.near_miss.clone();
+    }
+    let during = Segment::Suite as usize;
+    let ev = |scope| Evidence {
+        scope: Some(scope),
+        exit_code: args.exit_code,
+        signal,
+        timed_out: args.timed_out,
+        stderr_hits: err.hits[during].clone(),
+        stdout_hits: out.hits[during].clone(),
+        evidence: report.evidence(),
+        failing_check: report.failing,
+        near_miss: report.near_miss.is_some(),
+        incomplete: report.incomplete.is_some(),
+        bailed: report.bailed.is_some(),
+        errored: report.errored,
+        format: Some(format.into()),
+        ..Evidence::default()
+    };
+    let judge = |scope| match scope {
+        Scope::Lost => (scope, rules.classify_lost(&ev(scope))),
+        _ => (scope, rules.classify(&ev(scope))),
+    };
+    let (scope, c): (Scope, Classification) = match args.scope {
+        ScopeArg::Channel => judge(Scope::Channel),
+        ScopeArg::Suite => judge(Scope::Suite),
+        ScopeArg::Lost => judge(Scope::Lost),
+        ScopeArg::Auto => {
+            let (s, c) = judge(Scope::Channel);
+            if c.rule == "unknown-exit" || c.rule == "no-rule-matched" {
+                judge(Scope::Suite)
+            } else {
+                (s, c)
+            }
+        }
+    };
+    let trace: Vec<(String, bool, &'static str, Option<String>, String)> = rules
+        .rules
+        .iter()
+        .map(|r| {
+            let applies = RuleSet::applies(r, Some(scope));
+            let why = if applies {
+                rules.mismatch(r, &ev(scope))
+            } else {
+                Some(format!("applies on {}", r.on.as_str()))
+            };
+            (
+                r.id.clone(),
+                r.builtin,
+                r.class.as_str(),
+                why,
+                r.checked.join(", "),
+            )
+        })
+        .collect();
+    if args.json {
+        let mut v = serde_json::to_value(&c).unwrap_or_default();
+        v["scope"] = scope.as_str().into();
+        v["schema"] = "stagerun.classify/2".into();
+        if args.explain {
+            v["explain"] = trace
+                .iter()
+                .map(|(id, builtin, class, why, checked)| {
+                    serde_json::json!({"rule": id, "builtin": builtin, "class": class, "mismatch": why, "checked": checked})
+                })
+                .collect();
+        }
+        diag::line(Stream::Out, &v.to_string());
+    } else {
+        let mut text = format!(
+            "class: {}\nrule: {}\nscope: {}\nreason: {}",
+            c.class.as_str(),
+            c.rule,
+            scope.as_str(),
+            c.reason
+        );
+        if let Some(fix) = &c.fix {
+            text.push_str(&format!("\nwhat to do: {fix}"));
+        }
+        diag::line(Stream::Out, &text);
+        if args.explain {
+            diag::line(Stream::Out, "\nrules, in order (first match wins):");
+            for (id, builtin, class, why, checked) in &trace {
+                let origin = if *builtin { "built-in" } else { "user" };
+                match why {
+                    None => {
+                        let versions = if checked.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" (checked against {checked})")
+                        };
+                        diag::line(
+                            Stream::Out,
+                            &format!("  MATCH  {id} ({origin}) → {class}{versions}"),
+                        );
+                        break;
+                    }
+                    Some(why) => {
+                        diag::line(Stream::Out, &format!("  skip   {id} ({origin}): {why}"))
+                    }
+                }
+            }
+        }
+    }
+    Ok(crate::exit::SUCCESS)
+}

@@ -1,0 +1,99 @@
+//! Man pages: stagerun(1) and one per subcommand, each with EXIT STATUS,
+//! ENVIRONMENT and FILES sections.
+
+use crate::cli::ManArgs;
+use crate::diag::{self, Stream};
+use crate::error::{Error, Result};
+
+fn extra_sections(page: &mut Vec<u8>) {
+    let mut roff = String::new();
+    roff.push_str(".SH \"EXIT STATUS\"\n");
+    for (code, what) in [
+        ("0", "SUCCESS: the suite ran and passed."),
+        (
+            "1",
+            "FAILED: the suite ran and failed; the pipeline rolls the work item back.",
+        ),
+        ("2", "Usage error: bad command line or work item."),
+        (
+            "3",
+            "SKIPPED: the runner is disabled (kill-switch) or the repository is out of scope.",
+        ),
+        (
+            "75",
+            "HOLD: an infrastructure fault, an interruption, or the work item is busy; no rollback.",
+        ),
+        (
+            "78",
+            "Configuration error: a bad value, named with its key and source.",
+        ),
+        ("70", "Internal error."),
+    ] {
+        roff.push_str(&format!(".TP\n{code}\n{what}\n"));
+    }
+    roff.push_str(".SH ENVIRONMENT\n");
+    for k in crate::config::KEYS {
+        roff.push_str(&format!(
+            ".TP\n{}\n{} (key \\fB{}\\fR)\n",
+            k.env,
+            k.doc.replace('\\', "\\\\"),
+            k.name
+        ));
+    }
+    roff.push_str(".TP\nSTAGERUN_CONFIG\nConfiguration file, when --config is not given.\n");
+    roff.push_str(".TP\nNO_COLOR, CLICOLOR, CLICOLOR_FORCE\nColour, as --color auto reads them.\n");
+    roff.push_str(".SH FILES\n.TP\n./stagerun.yaml\nConfiguration (see \\fBstagerun config --defaults\\fR for every key).\n");
+    roff.push_str(".TP\nWORK_ITEM/15-staging-log.md\nThe verdict: YAML front matter with one staging_status line.\n");
+    roff.push_str(".TP\nWORK_ITEM/.15-staging-log.md.unrecorded\nPresent when the last run could not record its verdict; gate reads HOLD.\n");
+    page.extend_from_slice(roff.as_bytes());
+}
+
+fn render(cmd: clap::Command) -> Result<Vec<u8>> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .render(&mut page)
+        .map_err(|e| Error::Internal(format!("cannot render the man page: {e}")))?;
+    extra_sections(&mut page);
+    Ok(page)
+}
+
+fn page_for(name: Option<&str>) -> Result<(String, Vec<u8>)> {
+    let root = crate::cli::command();
+    match name {
+        None => Ok(("stagerun.1".into(), render(root)?)),
+        Some(sub) => {
+            let sc = root
+                .find_subcommand(sub)
+                .ok_or_else(|| Error::Usage(format!("no subcommand `{sub}`")))?
+                .clone()
+                .name(format!("stagerun-{sub}"));
+            Ok((format!("stagerun-{sub}.1"), render(sc)?))
+        }
+    }
+}
+
+pub fn man(args: &ManArgs) -> Result<u8> {
+    match &args.dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
+            let mut names: Vec<Option<String>> = vec![None];
+            names.extend(
+                crate::cli::command()
+                    .get_subcommands()
+                    .map(|s| Some(s.get_name().to_string())),
+            );
+            for n in names {
+                let (file, page) = page_for(n.as_deref())?;
+                std::fs::write(dir.join(&file), page).map_err(|e| {
+                    Error::Usage(format!("cannot write {}: {e}", dir.join(&file).display()))
+                })?;
+            }
+        }
+        None => {
+            let (_, page) = page_for(args.subcommand.as_deref())?;
+            diag::write(Stream::Out, &page);
+        }
+    }
+    Ok(crate::exit::SUCCESS)
+}

@@ -1,0 +1,99 @@
+//! The commands other than `run`: gate, classify, preflight, config,
+//! disconnect, completions, man.
+
+pub mod classify;
+pub mod config;
+pub mod gate;
+pub mod man;
+
+use crate::cli::PreflightArgs;
+use crate::diag::{self, Stream};
+use crate::error::{Error, Result};
+use crate::run::plan;
+
+pub fn preflight(args: &PreflightArgs) -> Result<u8> {
+    let settings = plan::settings(
+        &args.channel.repo,
+        args.channel.config.as_deref(),
+        plan::key_flags(&args.channel),
+    )?;
+    let transport = crate::transport::Transport::for_settings(&settings)?;
+    let rules = crate::preflight::rules_for(&settings)?;
+    crate::signals::install().map_err(|e| Error::Internal(e.to_string()))?;
+    let target = transport
+        .ssh()
+        .map(|s| format!(" to {}", s.target()))
+        .unwrap_or_default();
+    crate::note!(
+        "preflight: repo {} via {}{target}",
+        settings.repo,
+        transport.label()
+    );
+    let (mut session, failure) = match transport.ssh() {
+        Some(ssh) if settings.connection_reuse => {
+            // The same master rules as `run`, shared when connection_persist is on.
+            match crate::run::persist::session_for(&settings, ssh) {
+                Ok(s) => (Some(s), None),
+                Err(f) => (None, Some(f)),
+            }
+        }
+        _ => (None, None),
+    };
+    let steps = crate::preflight::run_steps(
+        &transport,
+        &settings,
+        &rules,
+        session.as_mut(),
+        failure.as_ref(),
+        crate::preflight::print_step,
+    );
+    drop(session);
+    let ok = steps.iter().all(|s| s.ok);
+    let code = if ok {
+        crate::exit::SUCCESS
+    } else {
+        crate::exit::HOLD
+    };
+    if args.channel.json {
+        let v = serde_json::json!({
+            "schema": "stagerun.preflight/2",
+            "ok": ok,
+            "verdict": if ok { "SUCCESS" } else { "HOLD" },
+            "exit_code": code,
+            "steps": steps,
+        });
+        diag::line(Stream::Out, &v.to_string());
+    }
+    Ok(code)
+}
+
+pub fn disconnect(args: &PreflightArgs) -> Result<u8> {
+    let settings = plan::settings(
+        &args.channel.repo,
+        args.channel.config.as_deref(),
+        plan::key_flags(&args.channel),
+    )?;
+    let transport = crate::transport::Transport::for_settings(&settings)?;
+    let Some(ssh) = transport.ssh() else {
+        crate::note!("nothing to close: the transport is not ssh");
+        return Ok(crate::exit::SUCCESS);
+    };
+    match crate::run::persist::disconnect(ssh) {
+        Ok(true) => crate::note!("closed the shared ssh master for {}", ssh.target()),
+        Ok(false) => crate::note!("no shared ssh master for {}", ssh.target()),
+        Err(e) => {
+            return Err(Error::Hold(format!(
+                "could not close the shared ssh master: {e}"
+            )));
+        }
+    }
+    Ok(crate::exit::SUCCESS)
+}
+
+pub fn completions(args: &crate::cli::CompletionsArgs) -> Result<u8> {
+    let mut cmd = crate::cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "stagerun", &mut out);
+    diag::write(Stream::Out, &out);
+    Ok(crate::exit::SUCCESS)
+}

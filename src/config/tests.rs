@@ -1,0 +1,227 @@
+use super::*;
+use std::collections::HashMap;
+use std::io::Write;
+
+struct Case {
+    dir: tempfile::TempDir,
+    env: HashMap<String, String>,
+    flags: Vec<(&'static str, String)>,
+    repo: String,
+}
+
+impl Case {
+    fn new(yaml: Option<&str>) -> Case {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(y) = yaml {
+            std::fs::File::create(dir.path().join("stagerun.yaml"))
+                .unwrap()
+                .write_all(y.as_bytes())
+                .unwrap();
+        }
+        Case {
+            dir,
+            env: HashMap::new(),
+            flags: Vec::new(),
+            repo: "core".into(),
+        }
+    }
+    fn env(mut self, k: &str, v: &str) -> Case {
+        self.env.insert(k.into(), v.into());
+        self
+    }
+    fn flag(mut self, k: &'static str, v: &str) -> Case {
+        self.flags.push((k, v.into()));
+        self
+    }
+    fn with<R>(&self, f: impl FnOnce(&Request) -> R) -> R {
+        let env = self.env.clone();
+        let lookup = move |k: &str| env.get(k).cloned();
+        let path = self.dir.path().join("stagerun.yaml");
+        let req = Request {
+            repo: &self.repo,
+            config: path.exists().then_some(path.as_path()),
+            flags: self.flags.clone(),
+            env: &lookup,
+        };
+        f(&req)
+    }
+    fn load(&self) -> Result<Settings> {
+        self.with(load)
+    }
+    fn skip(&self) -> Result<Option<String>> {
+        self.with(skip_reason)
+    }
+}
+
+#[test]
+fn every_required_key_has_a_default_and_defaults_name_only_keys() {
+    let s = Case::new(None).load().unwrap();
+    assert_eq!(s.timeout.0.as_secs(), 900);
+    assert_eq!(s.provenance.len(), KEYS.len());
+    let parsed: FileOptions = serde_saphyr::from_str(DEFAULTS).unwrap();
+    assert!(parsed.repos.is_none());
+}
+
+#[test]
+fn flag_beats_env_beats_repo_section_beats_file_beats_default() {
+    let yaml = "timeout: 100\nrepos:\n  core:\n    timeout: 200\n";
+    let mut other = Case::new(Some(yaml));
+    other.repo = "other".into();
+    assert_eq!(other.load().unwrap().timeout.0.as_secs(), 100);
+    assert_eq!(
+        Case::new(Some(yaml)).load().unwrap().timeout.0.as_secs(),
+        200
+    );
+    let c = Case::new(Some(yaml)).env("ORCH_STAGING_RUNNER_TIMEOUT", "5m");
+    assert_eq!(c.load().unwrap().timeout.0.as_secs(), 300);
+    let c = c.flag("timeout", "400");
+    let s = c.load().unwrap();
+    assert_eq!(s.timeout.0.as_secs(), 400);
+    assert_eq!(s.source_of("timeout").to_string(), "flag --timeout");
+    let s = Case::new(Some(yaml)).load().unwrap();
+    assert!(
+        s.source_of("timeout")
+            .to_string()
+            .contains("key `repos.core.timeout`"),
+        "{}",
+        s.source_of("timeout")
+    );
+}
+
+#[test]
+fn bad_values_name_key_and_source() {
+    for (raw, needle) in [
+        ("abc", "`abc` is not a duration"),
+        ("-5", "not a duration"),
+        ("0", "more than zero"),
+        ("", "is empty"),
+    ] {
+        let err = Case::new(None)
+            .env("ORCH_STAGING_RUNNER_TIMEOUT", raw)
+            .load()
+            .unwrap_err();
+        let msg = err.to_string();
+        assert_eq!(err.code(), crate::exit::CONFIG);
+        assert!(
+            msg.contains("`timeout`")
+                && msg.contains("ORCH_STAGING_RUNNER_TIMEOUT")
+                && msg.contains(needle),
+            "{msg}"
+        );
+    }
+    let msg = Case::new(Some("\ntimeout: 0\n"))
+        .load()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("key `timeout` in") && msg.contains("line 2"),
+        "{msg}"
+    );
+    let msg = Case::new(None)
+        .env("ORCH_STAGING_RUNNER_ENABLED", "maybe")
+        .skip()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("ORCH_STAGING_RUNNER_ENABLED") && msg.contains("boolean"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn yaml_errors_are_one_line_with_position() {
+    let msg = parse_file("timeout: 5\nnope: 1\n").unwrap_err();
+    assert!(
+        msg.starts_with("2:1:") && msg.contains("unknown field `nope`") && !msg.contains('\n'),
+        "{msg}"
+    );
+    let msg = parse_file("timeout: [1,\n").unwrap_err();
+    assert!(!msg.contains('\n'), "{msg}");
+}
+
+#[test]
+fn the_kill_switch_wins_over_every_other_broken_value() {
+    // A broken file, a bad timeout: still SKIPPED when disabled.
+    let c = Case::new(Some("timeout: [nonsense\n"))
+        .env("ORCH_STAGING_RUNNER_ENABLED", "false")
+        .env("ORCH_STAGING_RUNNER_TIMEOUT", "soon");
+    assert!(
+        c.skip()
+            .unwrap()
+            .unwrap()
+            .contains("runner disabled by environment variable")
+    );
+    // Disabled in a file whose other keys are wrong.
+    let c = Case::new(Some("enabled: false\ntimeout: soon\nnope: 1\n"));
+    assert!(
+        c.skip()
+            .unwrap()
+            .unwrap()
+            .contains("runner disabled by key `enabled`")
+    );
+    // Enabled: the broken value is then an error.
+    let c = Case::new(Some("enabled: true\ntimeout: soon\n"));
+    assert_eq!(c.skip().unwrap(), None);
+    assert_eq!(c.load().unwrap_err().code(), crate::exit::CONFIG);
+}
+
+#[test]
+fn scope_is_decided_first_and_empty_is_an_error() {
+    let c = Case::new(None).env("ORCH_STAGING_RUNNER_REPOS", "web, api");
+    assert!(
+        c.skip()
+            .unwrap()
+            .unwrap()
+            .contains("outside the runner's scope")
+    );
+    let c = Case::new(None).env("ORCH_STAGING_RUNNER_REPOS", "web, core");
+    assert_eq!(c.skip().unwrap(), None);
+    let c = Case::new(Some("scope: [web]\ntimeout: soon\n"));
+    assert!(c.skip().unwrap().unwrap().contains("outside"));
+    let err = Case::new(None)
+        .env("ORCH_STAGING_RUNNER_REPOS", "")
+        .skip()
+        .unwrap_err();
+    assert_eq!(err.code(), crate::exit::CONFIG);
+    assert!(err.to_string().contains("is empty"), "{err}");
+}
+
+#[test]
+fn relative_paths_in_a_file_are_relative_to_that_file() {
+    let c = Case::new(Some(
+        "rules: my-rules.yaml\nidentity_file: keys/id\nknown_hosts: /abs/kh\n",
+    ));
+    let s = c.load().unwrap();
+    let dir = c.dir.path();
+    assert_eq!(s.rules.unwrap().0, dir.join("my-rules.yaml"));
+    assert_eq!(s.identity_file.unwrap().0, dir.join("keys/id"));
+    assert_eq!(s.known_hosts.unwrap().0, std::path::Path::new("/abs/kh"));
+    // From the environment: as given (the current directory).
+    let s = Case::new(None)
+        .env("ORCH_STAGING_RUNNER_RULES", "r.yaml")
+        .load()
+        .unwrap();
+    assert_eq!(s.rules.unwrap().0, std::path::Path::new("r.yaml"));
+}
+
+#[test]
+fn values_that_reach_an_argv_are_refused_when_they_look_like_options() {
+    for (key, value) in [
+        ("ORCH_STAGING_RUNNER_PUSH_REMOTE", "--upload-pack=evil"),
+        ("ORCH_STAGING_RUNNER_HOST", "-oProxyCommand=x"),
+        ("ORCH_STAGING_RUNNER_PYTHON", "-c"),
+    ] {
+        let err = Case::new(None).env(key, value).load().unwrap_err();
+        assert!(err.to_string().contains("must not start with `-`"), "{err}");
+    }
+}
+
+#[test]
+fn durations_read_humanly() {
+    let s = Case::new(Some("timeout: 15m\ngrace: 0.5\ndeadline: 1h 30m\n"))
+        .load()
+        .unwrap();
+    assert_eq!(s.timeout.0.as_secs(), 900);
+    assert_eq!(s.grace.0.as_millis(), 500);
+    assert_eq!(s.deadline.unwrap().0.as_secs(), 5400);
+}

@@ -1,0 +1,10 @@
+//! Fault injection for the tests of panics at named moments. Only debug
+//! builds (what the tests run) read STAGERUN_FAULT; release builds compile
+//! this to nothing.
+
+pub fn point(_name: &str) {
+    #[cfg(debug_assertions)]
+    if std::env::var("STAGERUN_FAULT").as_deref() == Ok(_name) {
+        panic!("injected fault at {_name}");
+    }
+}

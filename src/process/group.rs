@@ -1,0 +1,110 @@
+//! Process groups: every command stagerun starts leads its own group, so the
+//! whole tree (children, grandchildren that ignore TERM) can be stopped.
+
+use std::time::{Duration, Instant};
+
+const POLL: Duration = Duration::from_millis(10);
+
+/// True while a live (non-zombie) process is in the group. Zombies do not
+/// count: they are dead, and an orphan's zombie may wait for a reaper that
+/// is not us.
+pub fn alive(pgid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence.
+    if pgid <= 0 || unsafe { libc::killpg(pgid, 0) } != 0 {
+        return false;
+    }
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{name}/stat")) else {
+            continue;
+        };
+        if let Some((state, pgrp)) = state_and_group(&stat)
+            && pgrp == pgid
+            && state != "Z"
+            && state != "X"
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// (state, pgrp) from a /proc/PID/stat line; the command name may contain
+/// anything, so fields are counted from the last `)`.
+pub fn state_and_group(stat: &str) -> Option<(&str, i32)> {
+    let close = stat.rfind(')')?;
+    let mut fields = stat[close + 1..].split_whitespace();
+    let state = fields.next()?;
+    let _ppid = fields.next();
+    let pgrp = fields.next()?.parse().ok()?;
+    Some((state, pgrp))
+}
+
+/// Process start time (clock ticks after boot), to tell a pid from its reuse.
+pub fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let close = stat.rfind(')')?;
+    stat[close + 1..].split_whitespace().nth(19)?.parse().ok()
+}
+
+pub fn signal(pgid: i32, sig: i32) {
+    if pgid > 0 {
+        // SAFETY: a group we created; ESRCH is fine.
+        unsafe {
+            libc::killpg(pgid, sig);
+        }
+    }
+}
+
+/// TERM the group, wait up to `grace` for it to empty (or until `hurry`
+/// says stop waiting), then KILL. True if something is still there after KILL.
+pub fn terminate(pgid: i32, grace: Duration, hurry: &dyn Fn() -> bool) -> bool {
+    if !alive(pgid) {
+        return false;
+    }
+    if !hurry() {
+        signal(pgid, libc::SIGTERM);
+        let until = Instant::now() + grace;
+        while Instant::now() < until {
+            if !alive(pgid) {
+                return false;
+            }
+            if hurry() {
+                break;
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+    signal(pgid, libc::SIGKILL);
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        if !alive(pgid) {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+    alive(pgid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_fields_survive_odd_command_names() {
+        let stat = "123 (a) b (c) S 1 456 456 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 9999 0";
+        assert_eq!(state_and_group(stat), Some(("S", 456)));
+    }
+
+    #[test]
+    fn own_start_time_is_readable() {
+        assert!(start_time(std::process::id() as i32).is_some());
+    }
+}

@@ -1,0 +1,299 @@
+//! Runs one attempt's command in its own process group (dying with us),
+//! feeds both output streams to their scanners, enforces the deadline (TERM
+//! to the group, KILL after the grace period) and makes sure nothing of it
+//! survives locally. Nothing here waits on a terminal: echo goes to the
+//! writer threads, heartbeats too.
+
+use super::group;
+use crate::capture::echo::EchoFilter;
+use crate::capture::{Scan, Scanner};
+use crate::diag::{self, Stream};
+use std::io::Read;
+use std::os::unix::process::ExitStatusExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// How long the pipes may stay open once the process group is gone; longer
+/// means something that left the group still holds them.
+const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// After the end marker, the transport client gets this long to exit by
+/// itself before it is stopped (a hung channel must not hold the verdict).
+const END_LINGER: Duration = Duration::from_secs(5);
+const SLICE: Duration = Duration::from_millis(50);
+
+pub struct Options {
+    /// When this attempt must stop (its timeout, or the run's deadline).
+    pub deadline: Instant,
+    pub grace: Duration,
+    pub heartbeat: Duration,
+    /// Where live output goes (stdout's, stderr's); None: quiet.
+    pub echo: Option<(Stream, Stream)>,
+    pub env: Vec<(String, String)>,
+    pub live_status: bool,
+    /// `attempt 2/3` in progress lines.
+    pub label: String,
+    /// Signals after this count interrupt the attempt.
+    pub signals_since: usize,
+    /// Strips this nonce's markers from the echo.
+    pub nonce: Option<String>,
+    /// Set by the stdout scanner when the end marker arrives.
+    pub end_seen: Arc<AtomicBool>,
+}
+
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub spawn_error: Option<String>,
+    pub timed_out: bool,
+    pub interrupted: Option<i32>,
+    pub duration: Duration,
+    pub stdout: Scan,
+    pub stderr: Scan,
+    /// Local processes of the group still alive after KILL (should be none).
+    pub survivors: bool,
+    /// The pipes stayed open after the group was gone.
+    pub pipes_held: bool,
+}
+
+pub fn fmt_elapsed(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+fn pump(
+    mut reader: os_pipe::PipeReader,
+    scanner: Arc<Mutex<Option<Scanner>>>,
+    echo: Option<Stream>,
+    mut filter: Option<EchoFilter>,
+    last_output: Arc<AtomicU64>,
+    start: Instant,
+) {
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        last_output.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let chunk = &buf[..n];
+        // Scan first: the verdict never waits for the echo.
+        if let Some(s) = scanner.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            s.feed(chunk);
+        }
+        if let Some(stream) = echo {
+            match filter.as_mut() {
+                Some(f) => diag::echo(stream, &f.filter(chunk)),
+                None => diag::echo(stream, chunk),
+            }
+        }
+    }
+    if let (Some(stream), Some(f)) = (echo, filter.as_mut()) {
+        diag::echo(stream, &f.finish());
+    }
+}
+
+/// Spawns `argv` and supervises it to the end.
+pub fn run(
+    argv: &[String],
+    opts: &Options,
+    stdout: Scanner,
+    stderr: Scanner,
+    on_start: impl FnOnce(i32),
+) -> Outcome {
+    let start = Instant::now();
+    let mut outcome = Outcome::default();
+    let out_scanner = Arc::new(Mutex::new(Some(stdout)));
+    let err_scanner = Arc::new(Mutex::new(Some(stderr)));
+    let finish = |o: &mut Outcome| {
+        let take = |s: &Arc<Mutex<Option<Scanner>>>| {
+            s.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .map(Scanner::finish)
+                .unwrap_or_default()
+        };
+        o.stdout = take(&out_scanner);
+        o.stderr = take(&err_scanner);
+        o.duration = start.elapsed();
+    };
+    let pipes = os_pipe::pipe().and_then(|o| os_pipe::pipe().map(|e| (o, e)));
+    let ((out_r, out_w), (err_r, err_w)) = match pipes {
+        Ok(p) => p,
+        Err(e) => {
+            outcome.spawn_error = Some(e.to_string());
+            finish(&mut outcome);
+            return outcome;
+        }
+    };
+    widen_pipe(&out_r);
+    widen_pipe(&err_r);
+    let mut expr = duct::cmd(&argv[0], &argv[1..])
+        .stdin_null()
+        .stdout_file(out_w)
+        .stderr_file(err_w)
+        .unchecked()
+        .before_spawn(|cmd| {
+            super::own_group_dying_with_us(cmd, libc::SIGKILL);
+            Ok(())
+        });
+    for (k, v) in &opts.env {
+        expr = expr.env(k, v);
+    }
+    let handle = expr.start();
+    // Our copies of the pipes' write ends must close, or EOF never comes.
+    drop(expr);
+    let handle = match handle {
+        Ok(h) => h,
+        Err(e) => {
+            outcome.spawn_error = Some(crate::error::describe_io(&e));
+            finish(&mut outcome);
+            return outcome;
+        }
+    };
+    let pgid = handle.pids().first().copied().unwrap_or(0) as i32;
+    on_start(pgid);
+    crate::fault::point("attempt-started");
+
+    let last_output = Arc::new(AtomicU64::new(0));
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    for (reader, scanner, echo) in [
+        (out_r, out_scanner.clone(), opts.echo.map(|e| e.0)),
+        (err_r, err_scanner.clone(), opts.echo.map(|e| e.1)),
+    ] {
+        let last = last_output.clone();
+        let tx = done_tx.clone();
+        let filter = opts.nonce.as_deref().map(EchoFilter::new);
+        let spawned = std::thread::Builder::new()
+            .name("stagerun-pump".into())
+            .spawn(move || {
+                pump(reader, scanner, echo, filter, last, start);
+                let _ = tx.send(());
+            });
+        if spawned.is_err() {
+            outcome.spawn_error = Some("cannot start an output reader thread".into());
+        }
+    }
+    drop(done_tx);
+
+    let mut next_heartbeat = start + opts.heartbeat;
+    let mut next_status = start + Duration::from_secs(1);
+    let mut end_at: Option<Instant> = None;
+    let status = loop {
+        let now = Instant::now();
+        if crate::signals::count() > opts.signals_since {
+            outcome.interrupted = crate::signals::last();
+            break None;
+        }
+        if now >= opts.deadline {
+            outcome.timed_out = true;
+            break None;
+        }
+        if opts.end_seen.load(Ordering::SeqCst) {
+            let at = *end_at.get_or_insert(now);
+            if now >= at + END_LINGER {
+                // The suite has ended; the client just does not exit.
+                break None;
+            }
+        }
+        let silent = now
+            .saturating_duration_since(start)
+            .saturating_sub(Duration::from_millis(last_output.load(Ordering::Relaxed)));
+        let elapsed = now.saturating_duration_since(start);
+        let left = opts.deadline.saturating_duration_since(now);
+        if opts.live_status && silent >= Duration::from_secs(1) && now >= next_status {
+            diag::status(&format!(
+                "stagerun: {} running {} ({} left) …",
+                opts.label,
+                fmt_elapsed(elapsed),
+                fmt_elapsed(left)
+            ));
+            next_status = now + Duration::from_secs(1);
+        }
+        if !opts.live_status && now >= next_heartbeat {
+            if silent >= opts.heartbeat {
+                crate::note!(
+                    "{} still running after {} (no output for {}; {} left)",
+                    opts.label,
+                    fmt_elapsed(elapsed),
+                    fmt_elapsed(silent),
+                    fmt_elapsed(left)
+                );
+            }
+            next_heartbeat = now + opts.heartbeat;
+        }
+        // Short slices keep signal handling prompt; the wait itself wakes
+        // when the child exits.
+        let slice_end = opts.deadline.min(next_heartbeat).min(now + SLICE);
+        match handle.wait_deadline(slice_end) {
+            Ok(Some(output)) => break Some(output.status),
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+    };
+    diag::clear_status();
+    let hurry = || crate::signals::count() > opts.signals_since + 1;
+    let grace = if outcome.timed_out || outcome.interrupted.is_some() {
+        opts.grace
+    } else {
+        // The command ended by itself: whatever it left behind gets a short
+        // grace, not the full one.
+        opts.grace.min(Duration::from_secs(1))
+    };
+    outcome.survivors = group::terminate(pgid, grace, &hurry);
+    let status = match status {
+        Some(s) => Some(s),
+        None => match handle.wait_timeout(Duration::from_secs(5)) {
+            Ok(Some(o)) => Some(o.status),
+            _ => {
+                let _ = handle.kill();
+                handle.wait().ok().map(|o| o.status)
+            }
+        },
+    };
+    if let Some(st) = status {
+        outcome.code = st.code();
+        outcome.signal = st.signal();
+    }
+
+    // Wait for both pipes to reach EOF, but not forever: a process that left
+    // the group could hold them open.
+    let drain_until = Instant::now() + DRAIN_LIMIT;
+    let mut drained = 0;
+    while drained < 2 {
+        if hurry() {
+            break;
+        }
+        let left = drain_until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match done_rx.recv_timeout(left.min(SLICE)) {
+            Ok(()) => drained += 1,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    outcome.pipes_held = drained < 2;
+    finish(&mut outcome);
+    outcome
+}
+
+/// A 1 MiB pipe instead of the default 64 KiB: a flooding suite then costs
+/// far fewer context switches. Best effort; the kernel may cap it.
+fn widen_pipe(pipe: &os_pipe::PipeReader) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_SETPIPE_SZ on a pipe fd we own; failure leaves it as it was.
+    unsafe {
+        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+    }
+}

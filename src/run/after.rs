@@ -1,0 +1,253 @@
+//! After the verdict: build the report, record it in the log (or leave a
+//! HOLD record when that fails), alert on HOLD, push the log.
+
+use super::attempt::{Attempt, Attempts, Provenance};
+use super::plan::Plan;
+use super::verdict::{Cleanup, Decision, Outcome};
+use super::{alert, push};
+use crate::exit::{self, Verdict};
+use crate::report::staging_log::{self, Written};
+use crate::report::{
+    AttemptRecord, LogState, RESULT_SCHEMA, ResultWord, RunDetails, RunReport, StepOutcome,
+};
+use crate::suite::SuiteReport;
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Durations are recorded in seconds to the millisecond.
+pub fn seconds(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
+fn attempt_record(a: &Attempt) -> AttemptRecord {
+    AttemptRecord {
+        attempt: a.number,
+        class: a.classification.class.as_str().into(),
+        rule: a.classification.rule.clone(),
+        scope: a.scope.as_str().into(),
+        provenance: a.provenance.word().into(),
+        exit_code: a.outcome.code,
+        suite_status: a.suite_status(),
+        signal: a.outcome.signal.map(crate::signals::name),
+        timed_out: a.outcome.timed_out,
+        started_at: rfc3339(a.started_at),
+        duration_s: seconds(a.outcome.duration),
+        remote_cleanup: a.cleanup.word().into(),
+        checks: a.suite.table.counts(),
+        failed_checks: a.suite.table.failed_seen.clone(),
+    }
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// What happened, in words that cannot mislead: a table summary when the
+/// suite finished, otherwise how far it got and how it ended.
+fn summary(verdict: Verdict, last: Option<&Attempt>, suite: &SuiteReport) -> String {
+    let table = suite.table.summary();
+    let Some(last) = last else {
+        return "the suite did not run".into();
+    };
+    let passed = suite.table.counts().pass;
+    let got = if suite.table.checks.is_empty() {
+        "no checks reported".to_string()
+    } else {
+        format!("{} passed", plural(passed, "check"))
+    };
+    let clean_end = matches!(
+        last.provenance,
+        Provenance::Ended { .. } | Provenance::Direct
+    ) && !last.outcome.timed_out
+        && last.outcome.interrupted.is_none();
+    match (verdict, clean_end, last.suite_status()) {
+        (Verdict::Success, _, _) => table,
+        (Verdict::Failed, _, _) if suite.failing => table,
+        (_, true, Some(status)) if status != 0 => format!("{got} before the suite exited {status}"),
+        (_, true, _) if !suite.table.checks.is_empty() => table,
+        (_, true, _) => got,
+        _ if last.outcome.interrupted.is_some() => format!("{got} before the run was interrupted"),
+        _ if last.outcome.timed_out => format!("{got} before the attempt timed out"),
+        _ => match last.provenance {
+            Provenance::Started => format!("{got} before the channel was lost"),
+            Provenance::Busy(_) => "the work item is busy where the suite runs".into(),
+            _ => "the suite did not start".into(),
+        },
+    }
+}
+
+pub fn report(plan: &Plan, attempts: &Attempts, decision: &Decision) -> RunReport {
+    let s = &plan.settings;
+    let last = attempts.list.last();
+    let suite = last.map(|a| a.suite.clone()).unwrap_or_default();
+    let cleanup = Cleanup::worst(attempts.list.iter().map(|a| &a.cleanup));
+    let (stdout_tail, stderr_tail) = match last {
+        Some(a) => {
+            let mut err = a.outcome.stderr.suite_tail.text();
+            if !matches!(a.provenance, Provenance::Ended { .. } | Provenance::Direct) {
+                err.push_str(&a.outcome.stderr.channel_tail.text());
+            }
+            (a.outcome.stdout.suite_tail.text(), err)
+        }
+        None => (String::new(), String::new()),
+    };
+    let log_path = plan.item.log_path().display().to_string();
+    let legacy_transport = match (plan.transport.channel.name(), plan.transport.engine.name()) {
+        ("local", crate::config::EngineName::Docker) => "docker",
+        (channel, _) => channel,
+    };
+    RunReport {
+        schema: RESULT_SCHEMA.into(),
+        verdict: decision.verdict.into(),
+        exit_code: decision.verdict.exit_code(),
+        reason: decision.reason.clone(),
+        error: None,
+        run: Some(RunDetails {
+            work_item: plan.item.id.clone(),
+            repo: s.repo.clone(),
+            outcome: decision.outcome,
+            rule: decision.rule.clone(),
+            fix: decision.fix.clone(),
+            summary: summary(decision.verdict, last, &suite),
+            checks: suite.table.counts(),
+            attempts: attempts.list.iter().map(attempt_record).collect(),
+            attempts_allowed: plan.attempts_allowed(),
+            started_at: rfc3339(plan.started_at),
+            finished_at: rfc3339(chrono::Utc::now()),
+            duration_s: seconds(plan.clock.elapsed()),
+            transport: legacy_transport.into(),
+            channel: plan.transport.channel.name().into(),
+            engine: plan.transport.engine.name().as_str().into(),
+            suite_format: s.suite_format.as_str().into(),
+            command: plan.display_command(last.and_then(|a| a.nonce.as_deref()).unwrap_or("")),
+            remote_cleanup: cleanup.word().into(),
+            remote_cleanup_detail: match &cleanup {
+                Cleanup::Failed(why) => Some(why.clone()),
+                _ => None,
+            },
+            recovered: attempts.recovered.clone(),
+            log: LogState {
+                path: log_path.clone(),
+                status: "pending".into(),
+                detail: None,
+            },
+            log_path,
+            log_written: false,
+            push: StepOutcome {
+                status: "skipped".into(),
+                detail: "not attempted".into(),
+            },
+            alert: None,
+            live_output_dropped_bytes: 0,
+            stagerun_version: env!("CARGO_PKG_VERSION").into(),
+        }),
+        check_list: suite.table.checks.clone(),
+        log_file: None,
+        stdout_tail,
+        stderr_tail,
+        suite_verdict: None,
+    }
+}
+
+/// Writes the log; when it cannot be written, the report becomes HOLD
+/// ("unrecorded") everywhere and a record that `gate` reads as HOLD is left.
+pub fn record(plan: &Plan, lock: &crate::lock::WorkItemLock, r: &mut RunReport) {
+    let log = plan.item.log_path();
+    crate::fault::point("before-log-write");
+    let result = if !plan.item.unchanged() || !lock.guards(&plan.item.dir) {
+        Err(format!(
+            "the work item folder {} was replaced during the run",
+            plan.item.dir.display()
+        ))
+    } else {
+        staging_log::render(r)
+            .map_err(|e| format!("cannot render the log: {e}"))
+            .and_then(|text| staging_log::write_atomic(&log, text.as_bytes()))
+    };
+    let suite_verdict = r.staging_verdict();
+    let Some(d) = r.run.as_mut() else { return };
+    match result {
+        Ok(written) => {
+            // The new verdict stands: an older "not recorded" marker goes.
+            let _ = std::fs::remove_file(staging_log::unrecorded_marker(&log));
+            d.log_written = true;
+            d.log.status = "written".into();
+            if let Written::NotDurable(why) = written {
+                let msg = format!(
+                    "the new log was renamed into place, but syncing its folder failed ({why}): readers see the new verdict; a crash now could bring back the previous log"
+                );
+                crate::warn!("{msg}");
+                d.log.detail = Some(msg);
+            }
+        }
+        Err(why) => {
+            let stands = staging_log::mark_unrecorded(
+                &log,
+                &format!("{suite_verdict} could not be recorded: {why}"),
+            );
+            d.log.status = "failed".into();
+            d.log.detail = Some(format!("{why}; {stands}"));
+            d.outcome = Outcome::Unrecorded;
+            d.fix = Some("Free space or fix permissions in the work item folder, then run again; until then the gate reads HOLD.".into());
+            r.suite_verdict = Some(suite_verdict);
+            r.reason = format!(
+                "the suite's verdict {suite_verdict} could not be recorded: {why}; {stands}"
+            );
+            r.verdict = ResultWord::Hold;
+            r.exit_code = exit::HOLD;
+            crate::note!("error: could not write {}: {why}; {stands}", log.display());
+        }
+    }
+}
+
+/// Alert on HOLD, push a written log; neither changes the verdict.
+pub fn notify(plan: &Plan, r: &mut RunReport, interrupted: bool, signals_since: usize) {
+    let s = &plan.settings;
+    let verdict = r.staging_verdict();
+    let Some(d) = r.run.as_ref() else { return };
+    let alert = match (&s.alert_command, verdict) {
+        (Some(cmd), Verdict::Hold) => Some(alert::run(&cmd.0, r, signals_since)),
+        _ => None,
+    };
+    let push = if !d.log_written {
+        step("skipped", "log not written")
+    } else if interrupted {
+        step("skipped", "run interrupted")
+    } else if !s.push {
+        step("skipped", &format!("disabled by {}", s.source_of("push")))
+    } else if crate::signals::count() > signals_since {
+        step("skipped", "interrupted before the push")
+    } else {
+        let message = format!(
+            "deploy-staging({}): staging gate {} ({})",
+            d.work_item, verdict, d.summary
+        );
+        let out = push::push(&push::Request {
+            log_path: &plan.item.log_path(),
+            message: &message,
+            remote: &s.push_remote.0,
+            branch: s.push_branch.as_ref().map(|b| b.0.as_str()),
+            timeout: s.push_timeout.0,
+            connect_timeout: s.connect_timeout.0,
+            signals_since,
+        });
+        if out.status == "failed" {
+            crate::warn!("push failed (verdict unchanged): {}", out.detail);
+        }
+        out
+    };
+    if let Some(d) = r.run.as_mut() {
+        d.alert = alert;
+        d.push = push;
+        d.live_output_dropped_bytes = crate::diag::echo_dropped();
+    }
+}
+
+fn step(status: &str, detail: &str) -> StepOutcome {
+    StepOutcome {
+        status: status.into(),
+        detail: detail.into(),
+    }
+}

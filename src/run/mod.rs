@@ -1,0 +1,152 @@
+//! `stagerun run`: plan, attempts, verdict, record, report.
+
+pub mod after;
+mod alert;
+pub mod attempt;
+pub mod persist;
+pub mod plan;
+mod push;
+mod recovery;
+mod remote;
+pub mod verdict;
+
+use crate::cli::RunArgs;
+use crate::diag::{self, Stream};
+use crate::error::{Error, Result};
+use crate::lock::WorkItemLock;
+use crate::process::registry;
+use crate::report::{self, RunReport, Sink};
+use crate::transport::display_argv;
+use plan::Plan;
+
+/// Runs and reports; every exit path ends in the sinks with one exit code.
+pub fn run(args: &RunArgs) -> u8 {
+    let report = match execute(args) {
+        Ok(Some(r)) => r,
+        Ok(None) => return crate::exit::SUCCESS,
+        Err(e) => RunReport::from_error(&e),
+    };
+    emit(args, &report);
+    report.exit_code
+}
+
+fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
+    crate::signals::install()
+        .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
+    let plan = Plan::build(args)?;
+    if args.dry_run {
+        dry_run(&plan)?;
+        return Ok(None);
+    }
+    plan.item.check_writable()?;
+    let lock = WorkItemLock::acquire(&plan.item.dir, &plan.item.id)?;
+    plan.item.clean_stale_temp_files();
+    let log = plan.item.log_path();
+    registry::set_unrecorded(Some(Box::new(move || {
+        report::staging_log::mark_unrecorded(
+            &log,
+            "stagerun ended without recording a verdict (internal error)",
+        );
+    })));
+    crate::note!(
+        "{} [{}] via {}: {}",
+        plan.item.id,
+        plan.settings.repo,
+        plan.transport.label(),
+        plan.display_command("NONCE")
+    );
+    let ci = ci_begin(&plan);
+    let attempts = attempt::Runner::new(&plan).run_all();
+    ci_end(&plan, ci);
+    let facts: Vec<_> = attempts.list.iter().map(|a| a.facts()).collect();
+    let signal = attempts.interrupted.map(crate::signals::name);
+    let decision = verdict::decide(
+        &facts,
+        signal.as_deref(),
+        plan.settings.infra_retries.0,
+        attempts.stop.clone(),
+    );
+    let mut report = after::report(&plan, &attempts, &decision);
+    after::record(&plan, &lock, &mut report);
+    registry::set_unrecorded(None);
+    after::notify(
+        &plan,
+        &mut report,
+        attempts.interrupted.is_some(),
+        crate::signals::count(),
+    );
+    Ok(Some(report))
+}
+
+fn dry_run(plan: &Plan) -> Result<()> {
+    let argv = plan.attempt_argv(&crate::capture::markers::nonce(), None)?;
+    if plan.json {
+        let v = serde_json::json!({"schema": "stagerun.dry-run/1", "argv": argv, "command": display_argv(&argv)});
+        diag::line(Stream::Out, &v.to_string());
+    } else {
+        diag::line(Stream::Out, &display_argv(&argv));
+    }
+    Ok(())
+}
+
+/// Where the suite's live output goes (stdout, or stderr under --json).
+fn echo_stream(plan: &Plan) -> Stream {
+    if plan.json { Stream::Err } else { Stream::Out }
+}
+
+fn ci_begin(plan: &Plan) -> Option<String> {
+    if plan.quiet {
+        return None;
+    }
+    let title = format!("staging suite output for {}", plan.item.id);
+    if report::gitlab::active() {
+        report::gitlab::begin_suite(echo_stream(plan), &title);
+    }
+    report::github::active().then(|| report::github::begin_suite(&title))
+}
+
+fn ci_end(plan: &Plan, github_token: Option<String>) {
+    if plan.quiet {
+        return;
+    }
+    if let Some(token) = github_token {
+        report::github::end_suite(&token);
+    }
+    if report::gitlab::active() {
+        report::gitlab::end_suite(echo_stream(plan));
+    }
+}
+
+/// Every output, from the one report.
+fn emit(args: &RunArgs, r: &RunReport) {
+    let json = args.channel.json;
+    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
+    if let Some(path) = &args.junit {
+        sinks.push(Box::new(report::junit::Junit(path.clone())));
+    }
+    if report::github::active() {
+        sinks.push(Box::new(report::github::GitHub {
+            annotations_to: if json { Stream::Err } else { Stream::Out },
+        }));
+    }
+    if report::gitlab::active() {
+        sinks.push(Box::new(report::gitlab::GitLab {
+            stream: if json { Stream::Err } else { Stream::Out },
+        }));
+    }
+    if let Some(d) = r.run.as_ref().filter(|d| d.live_output_dropped_bytes > 0) {
+        crate::note!(
+            "live output lagged: {} bytes of the suite's output were not shown (every byte was scanned; the log keeps the tail)",
+            d.live_output_dropped_bytes
+        );
+    }
+    sinks.push(Box::new(report::terminal::Terminal));
+    if json {
+        sinks.push(Box::new(report::json::Json));
+    }
+    for sink in sinks {
+        if let Err(e) = sink.emit(r) {
+            crate::warn!("{} output failed (verdict unchanged): {e}", sink.name());
+        }
+    }
+}

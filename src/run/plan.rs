@@ -1,0 +1,210 @@
+//! The plan of a run, built once before anything runs: settings, the work
+//! item, the transport, the suite's command, the rules.
+
+use crate::classify::RulesHandle;
+use crate::cli::RunArgs;
+use crate::config::{self, Settings};
+use crate::error::{Error, Result};
+use crate::transport::{Transport, display_argv, wrapper};
+use crate::workitem::WorkItem;
+use std::time::{Duration, Instant};
+
+pub struct Plan {
+    pub settings: Settings,
+    pub item: WorkItem,
+    pub transport: Transport,
+    pub rules: RulesHandle,
+    /// The suite's own argv, as the interpreter sees it.
+    pub suite: Vec<String>,
+    pub started_at: chrono::DateTime<chrono::Utc>,
+    pub clock: Instant,
+    /// The whole run's deadline, if one is set.
+    pub deadline: Option<Instant>,
+    pub json: bool,
+    pub quiet: bool,
+}
+
+/// Flags that are configuration keys, as (key, raw value).
+pub fn key_flags(c: &crate::cli::ChannelArgs) -> Vec<(&'static str, String)> {
+    let mut flags: Vec<(&'static str, String)> = Vec::new();
+    let mut put = |key: &'static str, v: Option<String>| {
+        if let Some(v) = v {
+            flags.push((key, v));
+        }
+    };
+    put("transport", c.transport.map(|t| t.as_str().to_string()));
+    put("engine", c.engine.map(|e| e.as_str().to_string()));
+    put("host", c.host.clone());
+    put("user", c.user.clone());
+    put("port", c.port.clone());
+    put("container", c.container.clone());
+    put("pod", c.pod.clone());
+    put("namespace", c.namespace.clone());
+    put("kube_context", c.kube_context.clone());
+    put("check_script", c.check_script.clone());
+    put("python", c.python.clone());
+    put("identity_file", c.identity_file.clone());
+    put("known_hosts", c.known_hosts.clone());
+    put("timeout", c.timeout.clone());
+    put("connection_persist", c.persist.clone());
+    put(
+        "suite_format",
+        c.suite_format.map(|f| f.as_str().to_string()),
+    );
+    put("suite_report", c.suite_report.clone());
+    flags
+}
+
+/// Kill-switch and scope first, then every other key.
+pub fn settings(
+    repo: &str,
+    config_file: Option<&std::path::Path>,
+    flags: Vec<(&'static str, String)>,
+) -> Result<Settings> {
+    if repo.trim().is_empty() {
+        return Err(Error::Usage(
+            "--repo must name the repository (it selects scope and per-repo settings)".into(),
+        ));
+    }
+    let env = config::process_env;
+    let req = config::Request {
+        repo,
+        config: config_file,
+        flags,
+        env: &env,
+    };
+    if let Some(why) = config::skip_reason(&req)? {
+        return Err(Error::Skipped(why));
+    }
+    config::load(&req)
+}
+
+/// A check script run on this machine is a local path: relative to the
+/// config file that names it, like every other path there.
+fn local_script(s: &Settings, t: &Transport) -> String {
+    let script = &s.check_script.0;
+    let local = matches!(t.channel, crate::transport::Channel::Local) && !t.wrapped();
+    match (local, s.source_of("check_script"), &s.config_file) {
+        (true, config::Source::File { .. }, Some(file))
+            if std::path::Path::new(script).is_relative() =>
+        {
+            file.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(|p| p.join(script).display().to_string())
+                .unwrap_or_else(|| script.clone())
+        }
+        _ => script.clone(),
+    }
+}
+
+impl Plan {
+    pub fn build(args: &RunArgs) -> Result<Plan> {
+        let mut flags = key_flags(&args.channel);
+        let mut put = |key: &'static str, v: Option<String>| {
+            if let Some(v) = v {
+                flags.push((key, v));
+            }
+        };
+        put("mode", args.mode.clone());
+        put("infra_retries", args.retries.clone());
+        put("rules", args.rules.clone());
+        put("deadline", args.deadline.clone());
+        if args.no_push {
+            put("push", Some("false".into()));
+        }
+        let settings = settings(&args.channel.repo, args.channel.config.as_deref(), flags)?;
+        let item = WorkItem::open(&args.work_item_dir, &settings.id_pattern.0)?;
+        let transport = Transport::for_settings(&settings)?;
+        if settings.suite_format == config::SuiteFormat::Junit && settings.suite_report.is_none() {
+            return Err(crate::transport::ssh::missing(
+                "suite_report",
+                "the junit suite format",
+            ));
+        }
+        let rules = RulesHandle::for_file(settings.rules.as_ref().map(|p| p.0.as_path()))?;
+        let suite = vec![
+            settings.python.0.clone(),
+            local_script(&settings, &transport),
+            "--work-item".into(),
+            item.id.clone(),
+            "--mode".into(),
+            settings.mode.0.clone(),
+        ];
+        let clock = Instant::now();
+        Ok(Plan {
+            deadline: settings.deadline.map(|d| clock + d.0),
+            item,
+            transport,
+            rules,
+            suite,
+            started_at: chrono::Utc::now(),
+            clock,
+            json: args.channel.json,
+            quiet: args.quiet,
+            settings,
+        })
+    }
+
+    /// The full argv of one attempt (`nonce` for the wrapper; `control` is
+    /// the ssh master's socket, None for the reproducible form).
+    pub fn attempt_argv(
+        &self,
+        nonce: &str,
+        control: Option<&std::path::Path>,
+    ) -> Result<Vec<String>> {
+        let inner = if self.transport.wrapped() {
+            wrapper::wrap(
+                &wrapper::Wrap {
+                    nonce,
+                    state_dir: &self.settings.remote_state_dir.0,
+                    lock: &self.item.id,
+                    deadline: wrapper::remote_deadline(
+                        self.settings.timeout.0,
+                        self.settings.grace.0,
+                    ),
+                    grace: self.settings.grace.0,
+                    report: self.report_path(),
+                },
+                self.suite.clone(),
+            )
+        } else {
+            self.suite.clone()
+        };
+        self.transport.argv(inner, control)
+    }
+
+    /// What the log records as the command: pasteable, without our socket.
+    pub fn display_command(&self, nonce: &str) -> String {
+        self.attempt_argv(nonce, None)
+            .map(|a| display_argv(&a))
+            .unwrap_or_default()
+    }
+
+    /// The program this machine starts for an attempt (ssh, docker, the interpreter…).
+    pub fn transport_program(&self) -> String {
+        self.attempt_argv("", None)
+            .ok()
+            .and_then(|a| a.first().cloned())
+            .unwrap_or_default()
+    }
+
+    /// The suite's report (junit format), where the suite runs.
+    pub fn report_path(&self) -> Option<&str> {
+        match self.settings.suite_format {
+            crate::config::SuiteFormat::Junit => {
+                self.settings.suite_report.as_ref().map(|r| r.0.as_str())
+            }
+            _ => None,
+        }
+    }
+
+    /// Time left before the run's deadline.
+    pub fn time_left(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    pub fn attempts_allowed(&self) -> u32 {
+        self.settings.infra_retries.0 + 1
+    }
+}

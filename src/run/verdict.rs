@@ -1,0 +1,280 @@
+//! The verdict, decided from the attempts alone: a pure function, tested
+//! without processes.
+
+use crate::classify::Class;
+use crate::exit::Verdict;
+use serde::Serialize;
+
+/// What happened, in one word, for the log, JSON and JUnit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    SuiteRan,
+    PermanentEnv,
+    TransientInfra,
+    /// A signal ended the run.
+    Interrupted,
+    /// Another run holds the work item (here or where the suite runs).
+    Busy,
+    /// The verdict could not be written (see the log's state).
+    Unrecorded,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::SuiteRan => "suite-ran",
+            Outcome::PermanentEnv => "permanent-env",
+            Outcome::TransientInfra => "transient-infra",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Busy => "busy",
+            Outcome::Unrecorded => "unrecorded",
+        }
+    }
+}
+
+impl From<Class> for Outcome {
+    fn from(c: Class) -> Self {
+        match c {
+            Class::SuiteRan => Outcome::SuiteRan,
+            Class::PermanentEnv => Outcome::PermanentEnv,
+            Class::TransientInfra => Outcome::TransientInfra,
+        }
+    }
+}
+
+/// Whether what an attempt started where the suite runs is known to be gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cleanup {
+    /// Nothing was left to stop (the suite ended by itself, or never started).
+    NotNeeded,
+    /// A stop ran and verified that nothing of the attempt is left.
+    Confirmed,
+    /// Could not be verified; the reason says why.
+    Failed(String),
+}
+
+impl Cleanup {
+    pub fn word(&self) -> &'static str {
+        match self {
+            Cleanup::NotNeeded => "not-needed",
+            Cleanup::Confirmed => "confirmed",
+            Cleanup::Failed(_) => "failed",
+        }
+    }
+    /// The worst of several attempts' cleanups.
+    pub fn worst<'a>(all: impl Iterator<Item = &'a Cleanup>) -> Cleanup {
+        let mut worst = Cleanup::NotNeeded;
+        for c in all {
+            match (c, &worst) {
+                (Cleanup::Failed(_), _) => return c.clone(),
+                (Cleanup::Confirmed, Cleanup::NotNeeded) => worst = Cleanup::Confirmed,
+                _ => {}
+            }
+        }
+        worst
+    }
+}
+
+/// The facts of one attempt that the verdict needs.
+#[derive(Debug, Clone)]
+pub struct Facts {
+    pub class: Class,
+    pub rule: String,
+    pub reason: String,
+    pub fix: Option<String>,
+    /// The suite's own exit status, when it ended.
+    pub suite_status: Option<i32>,
+    pub failing: bool,
+    pub busy: Option<String>,
+    pub cleanup: Cleanup,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub verdict: Verdict,
+    pub outcome: Outcome,
+    pub rule: String,
+    pub reason: String,
+    pub fix: Option<String>,
+}
+
+/// Why the run stopped retrying early, if it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    Budget,
+    Deadline,
+    CleanupFailed,
+}
+
+pub fn decide(
+    attempts: &[Facts],
+    interrupted: Option<&str>,
+    retries: u32,
+    stop: Option<Stop>,
+) -> Decision {
+    let cleanup = Cleanup::worst(attempts.iter().map(|a| &a.cleanup));
+    let Some(last) = attempts.last() else {
+        return Decision {
+            verdict: Verdict::Hold,
+            outcome: interrupted.map_or(Outcome::TransientInfra, |_| Outcome::Interrupted),
+            rule: if interrupted.is_some() {
+                "interrupted"
+            } else {
+                "no-attempt"
+            }
+            .into(),
+            reason: match interrupted {
+                Some(sig) => format!("stagerun received {sig} before the suite started"),
+                None => "no attempt could be made (the run's deadline had passed)".into(),
+            },
+            fix: None,
+        };
+    };
+    if let Some(sig) = interrupted {
+        let what = match &cleanup {
+            Cleanup::Confirmed => "the suite was stopped (confirmed where it runs)".to_string(),
+            Cleanup::NotNeeded => "nothing of the suite was left running".to_string(),
+            Cleanup::Failed(why) => {
+                format!("the suite could NOT be confirmed stopped where it runs: {why}")
+            }
+        };
+        return Decision {
+            verdict: Verdict::Hold,
+            outcome: Outcome::Interrupted,
+            rule: "interrupted".into(),
+            reason: format!("stagerun received {sig}; {what}"),
+            fix: Some(
+                "The run was cancelled (CI job cancelled, Ctrl-C, shutdown); run it again.".into(),
+            ),
+        };
+    }
+    if let Some(other) = &last.busy {
+        return Decision {
+            verdict: Verdict::Hold,
+            outcome: Outcome::Busy,
+            rule: "work-item-busy".into(),
+            reason: format!(
+                "another run ({other}) holds this work item where the suite runs; it was left untouched"
+            ),
+            fix: Some("Wait for the other run to finish, then run again.".into()),
+        };
+    }
+    let verdict = match last.class {
+        Class::SuiteRan if last.suite_status == Some(0) && !last.failing => Verdict::Success,
+        Class::SuiteRan => Verdict::Failed,
+        _ => Verdict::Hold,
+    };
+    let mut reason = last.reason.clone();
+    if last.class == Class::TransientInfra {
+        match stop {
+            Some(Stop::Budget) => reason.push_str(&format!(" (retry budget of {retries} spent)")),
+            Some(Stop::Deadline) => reason.push_str(" (the run's deadline left no time to retry)"),
+            Some(Stop::CleanupFailed) => reason
+                .push_str(" (not retried: the previous attempt could not be confirmed stopped)"),
+            None => {}
+        }
+    }
+    Decision {
+        verdict,
+        outcome: last.class.into(),
+        rule: last.rule.clone(),
+        reason,
+        fix: last.fix.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(class: Class, status: Option<i32>, failing: bool) -> Facts {
+        Facts {
+            class,
+            rule: "r".into(),
+            reason: "why".into(),
+            fix: None,
+            suite_status: status,
+            failing,
+            busy: None,
+            cleanup: Cleanup::NotNeeded,
+        }
+    }
+
+    #[test]
+    fn success_only_when_the_suite_ran_and_passed() {
+        let d = decide(&[facts(Class::SuiteRan, Some(0), false)], None, 2, None);
+        assert_eq!(d.verdict, Verdict::Success);
+        for (class, status, failing) in [
+            (Class::SuiteRan, Some(0), true),
+            (Class::SuiteRan, Some(1), false),
+            (Class::SuiteRan, None, false),
+        ] {
+            assert_eq!(
+                decide(&[facts(class, status, failing)], None, 2, None).verdict,
+                Verdict::Failed
+            );
+        }
+        for class in [Class::PermanentEnv, Class::TransientInfra] {
+            assert_eq!(
+                decide(&[facts(class, Some(0), false)], None, 2, None).verdict,
+                Verdict::Hold
+            );
+        }
+    }
+
+    #[test]
+    fn the_last_attempt_decides_and_earlier_ones_are_kept() {
+        let attempts = [
+            facts(Class::TransientInfra, None, true),
+            facts(Class::SuiteRan, Some(0), false),
+        ];
+        assert_eq!(decide(&attempts, None, 2, None).verdict, Verdict::Success);
+    }
+
+    #[test]
+    fn interruption_is_hold_and_says_honestly_what_was_stopped() {
+        let mut a = facts(Class::SuiteRan, Some(0), false);
+        a.cleanup = Cleanup::Failed("ssh: connect refused".into());
+        let d = decide(&[a], Some("SIGTERM"), 2, None);
+        assert_eq!(
+            (d.verdict, d.outcome),
+            (Verdict::Hold, Outcome::Interrupted)
+        );
+        assert!(d.reason.contains("could NOT be confirmed"), "{}", d.reason);
+        let mut b = facts(Class::TransientInfra, None, false);
+        b.cleanup = Cleanup::Confirmed;
+        assert!(
+            decide(&[b], Some("SIGINT"), 2, None)
+                .reason
+                .contains("stopped (confirmed")
+        );
+        assert_eq!(
+            decide(&[], Some("SIGHUP"), 2, None).outcome,
+            Outcome::Interrupted
+        );
+    }
+
+    #[test]
+    fn busy_and_budget() {
+        let mut a = facts(Class::PermanentEnv, None, false);
+        a.busy = Some("nonce".into());
+        assert_eq!(decide(&[a], None, 2, None).outcome, Outcome::Busy);
+        let d = decide(
+            &[facts(Class::TransientInfra, None, false)],
+            None,
+            2,
+            Some(Stop::Budget),
+        );
+        assert!(d.reason.ends_with("(retry budget of 2 spent)"));
+    }
+
+    #[test]
+    fn cleanup_worst_of_all() {
+        let all = [Cleanup::NotNeeded, Cleanup::Confirmed, Cleanup::NotNeeded];
+        assert_eq!(Cleanup::worst(all.iter()), Cleanup::Confirmed);
+        let all = [Cleanup::Failed("x".into()), Cleanup::Confirmed];
+        assert_eq!(Cleanup::worst(all.iter()).word(), "failed");
+    }
+}

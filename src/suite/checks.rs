@@ -1,0 +1,182 @@
+//! The native format: one `<ID> <STATUS> <detail>` line per check on stdout
+//! (pattern configurable). A line that looks like a failing check but does
+//! not parse (`C2 FAILED`, `c2 fail`, `  C2 FAIL`, `C2: ERROR`) is a near
+//! miss: never ignored, never SUCCESS (docs/suite-formats.md).
+
+use super::{Status, SuiteParser, SuiteReport};
+use regex::bytes::{Regex, RegexBuilder};
+use std::sync::LazyLock;
+
+/// An id like the default one, then a failure word, in any case, after
+/// optional indentation or a bullet.
+static NEAR_MISS: LazyLock<Regex> = LazyLock::new(|| {
+    RegexBuilder::new(r"^[\s*>#|:-]*(C[0-9]+[a-z]?)\s*[:.\-]?\s+(FAIL|FAILED|FAILURE|FAILING|ERROR|ERRORED|ERR)\b")
+        .case_insensitive(true)
+        .unicode(false)
+        .build()
+        .expect("valid pattern")
+});
+
+pub struct ChecksParser {
+    pattern: Regex,
+    /// The configured pattern, case-insensitive, for near misses under a
+    /// custom id scheme.
+    loose: Option<Regex>,
+    report: SuiteReport,
+}
+
+fn parse(pattern: &Regex, line: &[u8]) -> Option<(String, Status, String)> {
+    let caps = pattern.captures(line)?;
+    let id = caps.name("id")?;
+    let status = match caps.name("status")?.as_bytes() {
+        b"PASS" => Status::Pass,
+        b"FAIL" => Status::Fail,
+        b"WAIVED" => Status::Waived,
+        b"SKIP" => Status::Skip,
+        _ => return None,
+    };
+    let detail = caps
+        .name("detail")
+        .map(|d| String::from_utf8_lossy(d.as_bytes()).trim().to_string())
+        .unwrap_or_default();
+    Some((
+        String::from_utf8_lossy(id.as_bytes()).into_owned(),
+        status,
+        detail,
+    ))
+}
+
+/// True for a line that reads as a failing check without being one.
+pub fn near_miss(line: &[u8], loose: Option<&Regex>) -> bool {
+    if NEAR_MISS.is_match(line) {
+        return true;
+    }
+    let Some(loose) = loose else { return false };
+    let trimmed = line.trim_ascii_start();
+    loose.captures(trimmed).is_some_and(|c| {
+        c.name("status").is_some_and(|s| {
+            let s = s.as_bytes().to_ascii_uppercase();
+            s.starts_with(b"FAIL") || s.starts_with(b"ERR")
+        })
+    })
+}
+
+impl ChecksParser {
+    pub fn new(pattern: Regex) -> ChecksParser {
+        let loose = RegexBuilder::new(pattern.as_str())
+            .case_insensitive(true)
+            .unicode(false)
+            .build()
+            .ok();
+        ChecksParser {
+            pattern,
+            loose,
+            report: SuiteReport::default(),
+        }
+    }
+
+    pub fn loose(&self) -> Option<&Regex> {
+        self.loose.as_ref()
+    }
+}
+
+impl SuiteParser for ChecksParser {
+    fn line(&mut self, shown: &[u8], overwritten: &[Vec<u8>]) {
+        // A FAIL that was overwritten on screen still counts.
+        for seg in overwritten {
+            if let Some((_, Status::Fail, _)) = parse(&self.pattern, seg) {
+                self.report.failing = true;
+            }
+        }
+        match parse(&self.pattern, shown) {
+            Some((id, status, detail)) => {
+                self.report.results += 1;
+                if status == Status::Fail {
+                    self.report.failing = true;
+                }
+                self.report.table.record(id, status, detail);
+            }
+            None if near_miss(shown, self.loose.as_ref()) => self.report.note_near_miss(shown),
+            None => {}
+        }
+    }
+
+    fn report(&self) -> &SuiteReport {
+        &self.report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::normalize;
+
+    pub const DEFAULT: &str =
+        r"^(?P<id>C[0-9]+[a-z]?)\s+(?P<status>PASS|FAIL|WAIVED|SKIP)\b\s*(?P<detail>.*)$";
+
+    fn feed(lines: &[&[u8]]) -> SuiteReport {
+        let mut p = ChecksParser::new(crate::config::compile_check_pattern(DEFAULT).unwrap());
+        for l in lines {
+            let shown = normalize::shown(l);
+            p.line(&shown, &normalize::overwritten_segments(l));
+        }
+        p.report().clone()
+    }
+
+    #[test]
+    fn summary_like_the_pipeline_writes_it() {
+        let mut lines: Vec<String> = (1..=8).map(|i| format!("C{i} PASS ok")).collect();
+        lines.push("C9a WAIVED known flake".into());
+        lines.push("C9b WAIVED known flake".into());
+        let refs: Vec<&[u8]> = lines.iter().map(|s| s.as_bytes()).collect();
+        let r = feed(&refs);
+        assert_eq!(r.table.summary(), "8/10 PASS, C9a/C9b waived");
+        assert!(!r.failing);
+    }
+
+    #[test]
+    fn near_misses_are_never_nothing() {
+        for l in [
+            &b"C2 FAILED x"[..],
+            b"c2 fail",
+            b"  C2 FAIL indented",
+            b"C2: ERROR boom",
+            b"- C2 Failure",
+        ] {
+            let r = feed(&[l]);
+            assert!(
+                r.near_miss.is_some() || r.failing,
+                "{}",
+                String::from_utf8_lossy(l)
+            );
+        }
+        for l in [
+            &b"C1 PASS ok"[..],
+            b"checking C2 later",
+            b"C2 PASS no failures",
+        ] {
+            let r = feed(&[l]);
+            assert!(
+                r.near_miss.is_none() && !r.failing,
+                "{}",
+                String::from_utf8_lossy(l)
+            );
+        }
+    }
+
+    #[test]
+    fn terminal_tricks_do_not_hide_a_fail() {
+        for l in [
+            &b"\x1b[31mC2 FAIL red\x1b[0m"[..],
+            b"progress\rC2 FAIL",
+            b"C2 PASS\rC2 FAIL",
+            b"C2 FAIL\rC2 PASS",
+            b"\xef\xbb\xbfC2 FAIL bom",
+        ] {
+            assert!(feed(&[l]).failing, "{}", String::from_utf8_lossy(l));
+        }
+        // The table shows what the terminal shows.
+        let r = feed(&[b"C2 PASS\rC2 FAIL"]);
+        assert_eq!(r.table.checks[0].status, Status::Fail);
+    }
+}

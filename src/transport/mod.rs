@@ -1,0 +1,211 @@
+//! Where and how the suite runs: a channel (this machine, or the staging
+//! host over ssh) times an engine (docker, podman, kubectl, or none). The
+//! engine says how to enter the suite's environment; the channel says where
+//! that command runs. `Transport::for_settings` is the one place that maps
+//! configuration to a channel and an engine; a new engine is one file.
+
+mod docker;
+mod kubectl;
+mod none;
+mod podman;
+pub mod session;
+pub mod ssh;
+pub mod wrapper;
+
+use crate::classify::Class;
+use crate::config::{EngineName, Settings, TransportName};
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// A preflight step run through the channel: `argv` at the engine's level,
+/// `judge` reads a clean exit (code, trimmed stdout) as ok or a problem.
+pub struct Step {
+    pub name: &'static str,
+    pub argv: Vec<String>,
+    pub judge: Judge,
+}
+
+pub type Judge = Box<dyn Fn(i32, &str) -> std::result::Result<String, (Class, String)>>;
+
+/// How the suite's environment is entered.
+pub trait Engine {
+    fn name(&self) -> EngineName;
+    /// argv that runs `inner` inside the environment.
+    fn exec(&self, inner: Vec<String>) -> Vec<String>;
+    /// Steps that check the engine itself (before the in-environment ones).
+    fn preflight(&self) -> Vec<Step>;
+}
+
+#[derive(Debug, Clone)]
+pub enum Channel {
+    Local,
+    Ssh(ssh::Ssh),
+}
+
+impl Channel {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Channel::Local => "local",
+            Channel::Ssh(_) => "ssh",
+        }
+    }
+}
+
+pub struct Transport {
+    pub channel: Channel,
+    pub engine: Box<dyn Engine>,
+}
+
+impl Transport {
+    /// The channel and engine the settings ask for; every value they use is
+    /// already validated by its type, and required ones are checked here.
+    pub fn for_settings(s: &Settings) -> Result<Transport> {
+        let legacy_local = !s.exec_host_side
+            && (s.transport.is_none()
+                || s.source_of("exec_host_side").rank() > s.source_of("transport").rank());
+        let (channel_name, implied_engine) = match (legacy_local, s.transport) {
+            (true, _) | (false, Some(TransportName::Docker)) => ("local", EngineName::Docker),
+            (false, Some(TransportName::Local)) => ("local", EngineName::None),
+            (false, Some(TransportName::Ssh) | None) => ("ssh", EngineName::Docker),
+        };
+        if s.transport == Some(TransportName::Docker)
+            && let Some(e) = s.engine
+            && e != EngineName::Docker
+        {
+            return Err(Error::Config(format!(
+                "`transport: docker` means the local docker engine; for {e} use `--transport local --engine {e}` (engine from {})",
+                s.source_of("engine")
+            )));
+        }
+        let engine_name = s.engine.unwrap_or(implied_engine);
+        let engine: Box<dyn Engine> = match engine_name {
+            EngineName::Docker => Box::new(docker::Docker::from_settings(s)?),
+            EngineName::Podman => Box::new(podman::Podman::from_settings(s)?),
+            EngineName::Kubectl => Box::new(kubectl::Kubectl::from_settings(s)?),
+            EngineName::None => Box::new(none::NoEngine),
+        };
+        let channel = match channel_name {
+            "ssh" => Channel::Ssh(ssh::Ssh::from_settings(s)?),
+            _ => Channel::Local,
+        };
+        Ok(Transport { channel, engine })
+    }
+
+    /// Everything but a local run without an engine goes through the wrapper.
+    pub fn wrapped(&self) -> bool {
+        matches!(self.channel, Channel::Ssh(_)) || self.engine.name() != EngineName::None
+    }
+
+    /// `ssh+docker`, `local+none`, …
+    pub fn label(&self) -> String {
+        format!("{}+{}", self.channel.name(), self.engine.name())
+    }
+
+    /// The argv that runs `cmd` in the suite's environment.
+    pub fn argv(&self, cmd: Vec<String>, control: Option<&Path>) -> Result<Vec<String>> {
+        let cmd = self.engine.exec(cmd);
+        match &self.channel {
+            Channel::Local => Ok(cmd),
+            Channel::Ssh(ssh) => ssh.argv(&cmd, control),
+        }
+    }
+
+    /// The argv that runs `cmd` where the engine runs (no engine around it).
+    pub fn host_argv(&self, cmd: Vec<String>, control: Option<&Path>) -> Result<Vec<String>> {
+        match &self.channel {
+            Channel::Local => Ok(cmd),
+            Channel::Ssh(ssh) => ssh.argv(&cmd, control),
+        }
+    }
+
+    pub fn ssh(&self) -> Option<&ssh::Ssh> {
+        match &self.channel {
+            Channel::Ssh(s) => Some(s),
+            Channel::Local => None,
+        }
+    }
+}
+
+/// A shell-pasteable rendering of an argv, for logs and `--dry-run`.
+pub fn display_argv(argv: &[String]) -> String {
+    shlex::try_join(argv.iter().map(String::as_str)).unwrap_or_else(|_| format!("{argv:?}"))
+}
+
+fn s(v: &str) -> String {
+    v.to_string()
+}
+
+/// A step reading a container/pod state word: running is fine, a healing
+/// state is transient, anything else permanent.
+fn state_judge(what: String, healing: &'static [&'static str]) -> Judge {
+    Box::new(move |code, out| match (code, out) {
+        (0, "running" | "Running" | "true") => Ok(format!("{what} is running")),
+        (0, state) if healing.contains(&state) => {
+            Err((Class::TransientInfra, format!("{what} is {state}")))
+        }
+        (0, "") => Err((Class::PermanentEnv, format!("{what}: no state reported"))),
+        (0, state) => Err((
+            Class::PermanentEnv,
+            format!("{what} is {state}, not running"),
+        )),
+        (code, _) => Err((Class::PermanentEnv, format!("state query exited {code}"))),
+    })
+}
+
+/// Steps run inside the suite's environment, the same for every engine.
+pub fn environment_steps(t: &Transport, st: &Settings) -> Vec<Step> {
+    // Tested values are positional parameters, never spliced into the script.
+    let sh_test =
+        |test: &str, arg: &str| vec![s("sh"), s("-c"), s(test), s("stagerun-preflight"), s(arg)];
+    let mut steps = Vec::new();
+    let py = st.python.0.clone();
+    steps.push(Step {
+        name: "interpreter present",
+        argv: t
+            .engine
+            .exec(sh_test(r#"command -v "$1" >/dev/null 2>&1"#, &py)),
+        judge: Box::new(move |code, _| {
+            if code == 0 {
+                Ok(format!("{py} found"))
+            } else {
+                Err((Class::PermanentEnv, format!("interpreter `{py}` not found")))
+            }
+        }),
+    });
+    let script = st.check_script.0.clone();
+    steps.push(Step {
+        name: "check script present",
+        argv: t.engine.exec(sh_test(r#"test -f "$1""#, &script)),
+        judge: Box::new(move |code, _| {
+            if code == 0 {
+                Ok(format!("{script} exists"))
+            } else {
+                Err((
+                    Class::PermanentEnv,
+                    format!("check script `{script}` not found"),
+                ))
+            }
+        }),
+    });
+    if t.wrapped() {
+        let dir = st.remote_state_dir.0.clone();
+        steps.push(Step {
+            name: "lock folder writable",
+            argv: t.engine.exec(sh_test(
+                r#"mkdir -p "$1" 2>/dev/null && test -w "$1""#,
+                &dir,
+            )),
+            judge: Box::new(move |code, _| {
+                if code == 0 {
+                    Ok(format!("{dir} writable"))
+                } else {
+                    Err((
+                        Class::PermanentEnv,
+                        format!("`remote_state_dir` {dir} is not writable"),
+                    ))
+                }
+            }),
+        });
+    }
+    steps
+}

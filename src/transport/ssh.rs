@@ -1,0 +1,165 @@
+//! The ssh channel: options that never prompt and never accept an unknown
+//! host key, one quoted command string for the remote shell, and the master
+//! connection (session) that serves every command of an invocation.
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use std::path::Path;
+
+#[derive(Debug, Clone)]
+pub struct Ssh {
+    pub host: String,
+    pub user: Option<String>,
+    pub port: Option<u16>,
+    options: Vec<String>,
+    pub connect_timeout: std::time::Duration,
+}
+
+/// ssh expands `%` tokens in file options; a literal `%` must be doubled,
+/// and a path with spaces quoted, or ssh reads two paths.
+fn ssh_path(key: &str, p: &Path) -> Result<String> {
+    let text = p.display().to_string();
+    if text.contains('"') {
+        return Err(Error::Config(format!(
+            "`{key}` path {text:?} contains a double quote, which ssh cannot take"
+        )));
+    }
+    let escaped = text.replace('%', "%%");
+    Ok(if escaped.chars().any(char::is_whitespace) {
+        format!("\"{escaped}\"")
+    } else {
+        escaped
+    })
+}
+
+impl Ssh {
+    pub fn from_settings(s: &Settings) -> Result<Ssh> {
+        let host = s.host.as_ref().ok_or_else(|| missing("host", "ssh"))?;
+        let mut argv: Vec<String> = Vec::new();
+        if let Some(cfg) = &s.ssh_config {
+            argv.extend(["-F".into(), cfg.0.display().to_string()]);
+        }
+        let mut opt = |o: String| argv.extend(["-o".into(), o]);
+        // BatchMode: never a password or passphrase prompt; StrictHostKeyChecking:
+        // never a silently accepted host key.
+        opt("BatchMode=yes".into());
+        opt("StrictHostKeyChecking=yes".into());
+        opt(format!(
+            "ConnectTimeout={}",
+            s.connect_timeout.0.as_secs().max(1)
+        ));
+        opt(format!(
+            "ServerAliveInterval={}",
+            s.server_alive_interval.0.as_secs().max(1)
+        ));
+        opt("ServerAliveCountMax=3".into());
+        if let Some(kh) = &s.known_hosts {
+            opt(format!(
+                "UserKnownHostsFile={}",
+                ssh_path("known_hosts", &kh.0)?
+            ));
+        }
+        for extra in &s.ssh_options.0 {
+            opt(extra.clone());
+        }
+        if let Some(id) = &s.identity_file {
+            argv.extend([
+                "-o".into(),
+                "IdentitiesOnly=yes".into(),
+                "-i".into(),
+                ssh_path("identity_file", &id.0)?,
+            ]);
+        }
+        Ok(Ssh {
+            host: host.0.clone(),
+            user: s.user.as_ref().map(|u| u.0.clone()),
+            port: s.port.map(|p| p.0),
+            options: argv,
+            connect_timeout: s.connect_timeout.0,
+        })
+    }
+
+    /// `ssh OPTIONS [extra] [-p P] [-l U] -- HOST`
+    pub fn base(&self, extra: &[String]) -> Vec<String> {
+        let mut argv = vec!["ssh".to_string()];
+        argv.extend(self.options.iter().cloned());
+        argv.extend(extra.iter().cloned());
+        if let Some(p) = self.port {
+            argv.extend(["-p".into(), p.to_string()]);
+        }
+        if let Some(u) = &self.user {
+            argv.extend(["-l".into(), u.clone()]);
+        }
+        argv.push("--".into());
+        argv.push(self.host.clone());
+        argv
+    }
+
+    /// Runs `cmd` on the host, through the session's master when given.
+    pub fn argv(&self, cmd: &[String], control: Option<&Path>) -> Result<Vec<String>> {
+        let extra = match control {
+            Some(p) => vec![
+                "-o".to_string(),
+                format!("ControlPath={}", p.display()),
+                "-o".into(),
+                "ControlMaster=no".into(),
+            ],
+            None => Vec::new(),
+        };
+        let mut argv = self.base(&extra);
+        argv.push(remote_command(cmd)?);
+        Ok(argv)
+    }
+
+    /// `user@host:port` for messages.
+    pub fn target(&self) -> String {
+        let mut t = String::new();
+        if let Some(u) = &self.user {
+            t.push_str(u);
+            t.push('@');
+        }
+        t.push_str(&self.host);
+        if let Some(p) = self.port {
+            t.push_str(&format!(":{p}"));
+        }
+        t
+    }
+
+    /// What distinguishes one ssh identity from another, for a shared
+    /// master's socket name: never share between keys or known_hosts.
+    pub fn fingerprint(&self) -> String {
+        let mut h: u64 = 0xcbf29ce484222325;
+        for part in self.base(&[]) {
+            for b in part.bytes().chain(std::iter::once(0)) {
+                h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+            }
+        }
+        format!("{h:016x}")
+    }
+}
+
+/// One POSIX-quoted command string for the remote login shell.
+pub fn remote_command(parts: &[String]) -> Result<String> {
+    shlex::try_join(parts.iter().map(String::as_str))
+        .map_err(|e| Error::Config(format!("cannot quote the remote command: {e}")))
+}
+
+pub fn missing(key: &str, what: &str) -> Error {
+    Error::Config(format!(
+        "`{key}` is not set: {what} needs it (flag --{}, environment ORCH_STAGING_RUNNER_{}, or config key `{key}`)",
+        key.replace('_', "-"),
+        key.to_ascii_uppercase()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_options_survive_spaces_and_percent() {
+        assert_eq!(ssh_path("k", Path::new("/a b/%h")).unwrap(), "\"/a b/%%h\"");
+        assert_eq!(ssh_path("k", Path::new("/plain")).unwrap(), "/plain");
+        assert!(ssh_path("k", Path::new("/a\"b")).is_err());
+    }
+}

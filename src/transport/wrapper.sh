@@ -1,0 +1,156 @@
+# stagerun provenance wrapper: POSIX sh (dash, bash, busybox ash), nothing
+# installed. Runs where the suite runs, as
+#   sh -c WRAPPER stagerun NONCE STATE LOCK DEADLINE GRACE REPORT ARGV...
+# (REPORT: a suite report to remove before the suite starts, or empty)
+# Protocol (docs/transports.md): markers on both streams so each stream splits
+# into channel-before / suite / channel-after:
+#   @@stagerun:NONCE:start:MODE@@          it runs here and holds the lock
+#   @@stagerun:NONCE:busy:OTHER@@          another run holds the work item (exit 75)
+#   @@stagerun:NONCE:state-error:WHY@@     the lock folder cannot be made (exit 70)
+#   @@stagerun:NONCE:end:STATUS:HOW:LEFT@@ the suite's exact exit status
+n=$1 s=$2 l=$3 d=$4 g=$5 r=$6
+shift 6
+L=$s/$l.lock
+m() {
+  printf '@@stagerun:%s:%s@@\n' "$n" "$1"
+  printf '@@stagerun:%s:%s@@\n' "$n" "$1" >&2
+}
+z() { sleep 0.1 2>/dev/null || sleep 1; }
+# fields of /proc/$1/stat after the command name: state ppid pgrp ...
+# (the name may hold spaces and parentheses, so cut at the last ")")
+f() {
+  { read -r x < "/proc/$1/stat"; } 2>/dev/null || return 1
+  x=${x##*") "}
+}
+# t_=starttime of live pid $1, told apart from a reused pid
+st() {
+  t_=
+  f "$1" || return 1
+  set -- $x
+  case $1 in Z | X) return 1 ;; esac
+  t_=${20}
+}
+# u_=live members of process group $1 other than pid $2
+mem() {
+  u_=
+  for q in /proc/[0-9]*; do
+    q=${q#/proc/}
+    f "$q" || continue
+    set -- "$1" "$2" $x
+    case $3 in Z | X) continue ;; esac
+    [ "$5" = "$1" ] && [ "$q" != "$2" ] && u_="$u_ $q"
+  done
+  [ -n "$u_" ]
+}
+# true while the suite's group has a live member (u_ lists them)
+lv() {
+  if [ "$pg" != "$$" ]; then mem "$pg" 0; else mem "$$" "$$"; fi
+}
+# signal the suite: its own group, or (no setsid) our group but us
+sig() {
+  if [ "$pg" != "$$" ]; then
+    kill -"$1" -"$pg" 2>/dev/null
+  elif mem "$$" "$$"; then
+    kill -"$1" $u_ 2>/dev/null
+  fi
+}
+# take the work item's lock; stale when neither its wrapper nor its suite
+# group lives; a takeover renames the old lock first, so of two runners
+# only one can take it
+lock() {
+  mkdir -p "$s" 2>/dev/null
+  mkdir "$L" 2>/dev/null && return 0
+  if [ ! -d "$L" ]; then
+    m "state-error:cannot create $L"
+    exit 70
+  fi
+  o=
+  { read -r o < "$L/owner"; } 2>/dev/null
+  set -- $o
+  [ -n "$o" ] || busy unknown
+  [ -n "$2" ] && st "$2" && [ "$t_" = "$3" ] && busy "$1"
+  [ -n "$4" ] && mem "$4" 0 && busy "$1"
+  mv "$L" "$L.$n" 2>/dev/null || busy "$1"
+  c=
+  { read -r c < "$L.$n/owner"; } 2>/dev/null
+  if [ "$c" != "$o" ]; then
+    mv "$L.$n" "$L" 2>/dev/null
+    busy "${c%% *}"
+  fi
+  rm -rf "$L.$n"
+  mkdir "$L" 2>/dev/null || busy unknown
+}
+busy() {
+  m "busy:${1:-unknown}"
+  exit 75
+}
+st $$
+me="$n $$ $t_"
+lock
+echo "$me" > "$L/owner"
+# a report left by an earlier run must not pass for this one's
+[ -n "$r" ] && rm -f "$r"
+export PYTHONUNBUFFERED=1
+trap 'e=t' ALRM
+trap 'e=s' TERM HUP INT
+if command -v setsid > /dev/null 2>&1; then
+  m start:session
+  setsid "$@" &
+  p=$!
+  pg=$p
+else
+  m start:group
+  "$@" &
+  p=$!
+  pg=$$
+fi
+echo "$me $pg" > "$L/owner"
+# the deadline: a timer that signals us; we do the stopping
+(
+  trap 'kill $w 2>/dev/null; exit' TERM
+  sleep "$d" &
+  w=$!
+  wait $w && kill -ALRM $$
+) 2> /dev/null &
+wd=$!
+how=ok
+ph=0
+while :; do
+  e=
+  wait $p
+  rc=$?
+  [ -z "$e" ] && break
+  if [ $ph = 0 ]; then
+    [ "$e" = t ] && how=deadline || how=stopped
+    ph=1
+    sig TERM
+    (
+      trap '' TERM
+      sleep "$g"
+      kill -ALRM $$
+    ) 2> /dev/null &
+  elif [ "$e" = t ]; then
+    sig KILL
+  fi
+done
+trap '' TERM
+kill $wd 2>/dev/null
+wait $wd 2>/dev/null
+# what the suite left behind in its group gets TERM, the grace, then KILL
+left=
+if lv; then
+  sig TERM
+  i=0
+  while [ $i -lt $((${g%.*} * 10 + 1)) ] && lv; do
+    z
+    i=$((i + 1))
+  done
+  sig KILL
+  z
+  lv && left=${u_# }
+fi
+o=
+{ read -r o < "$L/owner"; } 2>/dev/null
+[ "${o%% *}" = "$n" ] && rm -rf "$L"
+m "end:$rc:$how:${left:-none}"
+exit $rc

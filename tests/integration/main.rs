@@ -1,0 +1,24 @@
+//! The integration tests: one binary, a module per concern (as ripgrep's
+//! tests/tests.rs and just's tests/lib.rs). Every test runs the built
+//! stagerun against real parts: a real sshd on loopback, the real Docker
+//! engine, real podman, real git, real signals. tests/memory.rs stays a
+//! binary of its own (it reads the peak RSS of its children).
+
+mod common;
+
+mod config;
+mod e2e_docker;
+mod e2e_faults;
+mod e2e_podman;
+mod e2e_ssh;
+mod gate;
+mod help;
+mod kubectl;
+mod outputs;
+mod push;
+mod reliability;
+mod run_local;
+mod signals;
+mod snapshots;
+mod suite_formats;
+mod verdicts;
