@@ -15,16 +15,20 @@ pub struct Ssh {
     pub connect_timeout: std::time::Duration,
 }
 
-/// ssh expands `%` tokens in file options; a literal `%` must be doubled,
-/// and a path with spaces quoted, or ssh reads two paths.
-fn ssh_path(key: &str, p: &Path) -> Result<String> {
-    let text = p.display().to_string();
-    if text.contains('"') {
+/// ssh expands `%` tokens in file names: a literal `%` must be doubled.
+fn ssh_file(p: &Path) -> String {
+    p.display().to_string().replace('%', "%%")
+}
+
+/// A file name in an `-o Key=value` option, which ssh's config parser
+/// splits at spaces unless quoted.
+fn ssh_option_file(key: &str, p: &Path) -> Result<String> {
+    let escaped = ssh_file(p);
+    if escaped.contains('"') {
         return Err(Error::Config(format!(
-            "`{key}` path {text:?} contains a double quote, which ssh cannot take"
+            "`{key}` path {escaped:?} contains a double quote, which ssh cannot take"
         )));
     }
-    let escaped = text.replace('%', "%%");
     Ok(if escaped.chars().any(char::is_whitespace) {
         format!("\"{escaped}\"")
     } else {
@@ -56,7 +60,7 @@ impl Ssh {
         if let Some(kh) = &s.known_hosts {
             opt(format!(
                 "UserKnownHostsFile={}",
-                ssh_path("known_hosts", &kh.0)?
+                ssh_option_file("known_hosts", &kh.0)?
             ));
         }
         for extra in &s.ssh_options.0 {
@@ -67,7 +71,7 @@ impl Ssh {
                 "-o".into(),
                 "IdentitiesOnly=yes".into(),
                 "-i".into(),
-                ssh_path("identity_file", &id.0)?,
+                ssh_file(&id.0),
             ]);
         }
         Ok(Ssh {
@@ -158,8 +162,12 @@ mod tests {
 
     #[test]
     fn file_options_survive_spaces_and_percent() {
-        assert_eq!(ssh_path("k", Path::new("/a b/%h")).unwrap(), "\"/a b/%%h\"");
-        assert_eq!(ssh_path("k", Path::new("/plain")).unwrap(), "/plain");
-        assert!(ssh_path("k", Path::new("/a\"b")).is_err());
+        assert_eq!(
+            ssh_option_file("k", Path::new("/a b/%h")).unwrap(),
+            "\"/a b/%%h\""
+        );
+        assert_eq!(ssh_option_file("k", Path::new("/plain")).unwrap(), "/plain");
+        assert!(ssh_option_file("k", Path::new("/a\"b")).is_err());
+        assert_eq!(ssh_file(Path::new("/a b/%h")), "/a b/%%h");
     }
 }

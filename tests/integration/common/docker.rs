@@ -237,7 +237,7 @@ impl Container {
     /// Processes in the container whose command line contains `needle`,
     /// read from the container's own /proc (no ps in the image).
     pub fn processes_matching(&self, needle: &str) -> Vec<String> {
-        let script = r#"for p in /proc/[0-9]*; do c=$(tr '\0' ' ' < $p/cmdline 2>/dev/null) || continue; s=$(cut -d' ' -f3 $p/stat 2>/dev/null); [ "$s" = Z ] && continue; case "$c" in *"$1"*) echo "${p#/proc/} $c";; esac; done"#;
+        let script = r#"for p in /proc/[0-9]*; do c=$(tr '\0\n' '  ' < $p/cmdline 2>/dev/null) || continue; s=$(cut -d' ' -f3 $p/stat 2>/dev/null); [ "$s" = Z ] && continue; case "$c" in *"$1"*) echo "${p#/proc/} $c";; esac; done"#;
         self.exec(&["sh", "-c", script, "ps", needle])
             .lines()
             .filter(|l| {

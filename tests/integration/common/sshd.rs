@@ -57,10 +57,13 @@ impl Sshd {
     /// (authorized with a PATH that has no docker), `other_host` (a host key
     /// the server does not use).
     pub fn start() -> Sshd {
-        let dir = tempfile::Builder::new()
-            .prefix("stagerun-sshd")
-            .tempdir()
-            .unwrap();
+        Self::start_in("stagerun-sshd")
+    }
+
+    /// With a space in its folder's name (known_hosts, keys): ssh must get
+    /// the paths whole.
+    pub fn start_in(prefix: &str) -> Sshd {
+        let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
         let d = dir.path();
         for k in ["host", "client", "wrong", "nodocker", "other_host"] {
             keygen(&d.join(k));
@@ -87,8 +90,8 @@ impl Sshd {
         .unwrap();
         std::fs::write(d.join("known_hosts_empty"), "").unwrap();
         let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {host}\nAuthorizedKeysFile {d}/authorized_keys\n\
-             PidFile {d}/sshd.pid\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey \"{host}\"\nAuthorizedKeysFile \"{d}/authorized_keys\"\n\
+             PidFile \"{d}/sshd.pid\"\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
              PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nPermitUserEnvironment yes\n\
              MaxStartups 100\nLogLevel VERBOSE\n",
             host = d.join("host").display(),
@@ -151,6 +154,66 @@ impl Sshd {
         self.log().matches("Accepted publickey").count()
     }
 
+    /// Refused authentications so far (a wrong key).
+    pub fn refused(&self) -> usize {
+        self.log().matches("Failed publickey").count()
+    }
+
+    /// The sshd processes serving connections (the listener's descendants
+    /// named sshd): killing them drops the connection, stopping them
+    /// stalls it, whatever runs under them.
+    pub fn session_pids(&self) -> Vec<i32> {
+        let Some(listener) = self.child.as_ref().map(|c| c.id() as i32) else {
+            return Vec::new();
+        };
+        let mut parents: std::collections::HashMap<i32, (i32, String)> =
+            std::collections::HashMap::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                continue;
+            };
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+                continue;
+            };
+            let comm = stat[open + 1..close].to_string();
+            let ppid: i32 = stat[close + 1..]
+                .split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0);
+            parents.insert(pid, (ppid, comm));
+        }
+        let descends = |mut pid: i32| {
+            for _ in 0..16 {
+                match parents.get(&pid) {
+                    Some((ppid, _)) if *ppid == listener => return true,
+                    Some((ppid, _)) => pid = *ppid,
+                    None => return false,
+                }
+            }
+            false
+        };
+        parents
+            .iter()
+            .filter(|(pid, (_, comm))| comm == "sshd" && **pid != listener && descends(**pid))
+            .map(|(pid, _)| *pid)
+            .collect()
+    }
+
+    pub fn signal_sessions(&self, sig: i32) -> usize {
+        let pids = self.session_pids();
+        for p in &pids {
+            // SAFETY: signalling test processes we started.
+            unsafe {
+                libc::kill(*p, sig);
+            }
+        }
+        pids.len()
+    }
+
     pub fn user() -> String {
         std::env::var("USER")
             .ok()
@@ -166,7 +229,7 @@ impl Sshd {
     /// stagerun.yaml lines for this server.
     pub fn config(&self, key: &str, known_hosts: &str) -> String {
         format!(
-            "transport: ssh\nhost: 127.0.0.1\nport: {}\nuser: {}\nidentity_file: {}\nknown_hosts: {}\nssh_config: /dev/null\nconnect_timeout: 5\n",
+            "transport: ssh\nhost: 127.0.0.1\nport: {}\nuser: {}\nidentity_file: \"{}\"\nknown_hosts: \"{}\"\nssh_config: /dev/null\nconnect_timeout: 5\n",
             self.port,
             Self::user(),
             self.path(key).display(),
@@ -178,5 +241,33 @@ impl Sshd {
 impl Drop for Sshd {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// A TCP listener on loopback that accepts and never says anything: an
+/// sshd that stalls before its banner.
+pub struct Mute {
+    pub port: u16,
+    _listener: TcpListener,
+    _held: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+}
+
+impl Mute {
+    pub fn start() -> Mute {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let l2 = listener.try_clone().unwrap();
+        let h2 = held.clone();
+        std::thread::spawn(move || {
+            for s in l2.incoming().flatten() {
+                h2.lock().unwrap().push(s);
+            }
+        });
+        Mute {
+            port,
+            _listener: listener,
+            _held: held,
+        }
     }
 }
