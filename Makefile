@@ -36,7 +36,7 @@ install: build
 	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	install -m 755 target/release/stagerun $(DESTDIR)$(PREFIX)/bin/stagerun
-	./target/release/stagerun man > $(DESTDIR)$(PREFIX)/share/man/man1/stagerun.1
+	./target/release/stagerun man --dir $(DESTDIR)$(PREFIX)/share/man/man1
 	./target/release/stagerun completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/stagerun
 	./target/release/stagerun completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_stagerun
 	./target/release/stagerun completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/stagerun.fish

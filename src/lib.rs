@@ -22,7 +22,7 @@ mod suite;
 mod transport;
 mod workitem;
 
-use clap::FromArgMatches;
+use clap::Parser;
 use error::Error;
 use report::RunReport;
 
@@ -31,12 +31,20 @@ pub fn main_entry() -> u8 {
     install_panic_hook();
     let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let wants_json = raw.iter().any(|a| a == "--json");
-    let matches = match cli::command().try_get_matches_from(&raw) {
-        Ok(m) => m,
-        Err(e) => return clap_error(e, wants_json),
-    };
-    let cli = match cli::Cli::from_arg_matches(&matches) {
+    // The plain command parses; the one with every key's environment
+    // variable and default in its help is only built to show help.
+    let cli = match cli::Cli::try_parse_from(&raw) {
         Ok(c) => c,
+        Err(e)
+            if matches!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp
+                    | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            let e = cli::command().try_get_matches_from(&raw).err().unwrap_or(e);
+            return clap_error(e, wants_json);
+        }
         Err(e) => return clap_error(e, wants_json),
     };
     diag::set_color(cli.color);
@@ -73,7 +81,12 @@ fn clap_error(e: clap::Error, json: bool) -> u8 {
         ErrorKind::DisplayHelp
         | ErrorKind::DisplayVersion
         | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            diag::write(diag::Stream::Out, e.render().ansi().to_string().as_bytes());
+            let text = if diag::color() {
+                e.render().ansi().to_string()
+            } else {
+                e.render().to_string()
+            };
+            diag::write(diag::Stream::Out, text.as_bytes());
             if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
                 exit::USAGE
             } else {
@@ -120,9 +133,26 @@ fn install_panic_hook() {
 }
 
 /// After a panic: stop the suite (here and where it runs), leave a HOLD
-/// record for `gate`.
+/// record for `gate`, and still give the one line and the one JSON object.
 pub fn after_panic() {
     process::registry::cleanup();
+    let json = std::env::args_os().any(|a| a == "--json");
+    let e =
+        Error::Internal("stagerun panicked (see the message above); the suite was stopped".into());
+    let r = RunReport::from_error(&e);
+    if report::github::active() {
+        let _ = report::Sink::emit(
+            &report::github::GitHub {
+                annotations_to: if json {
+                    diag::Stream::Err
+                } else {
+                    diag::Stream::Out
+                },
+            },
+            &r,
+        );
+    }
+    report_error(&e, json);
 }
 
 /// Waits for queued output (bounded for live echo; until a new signal for

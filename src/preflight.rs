@@ -4,7 +4,7 @@
 //! `run --preflight` (over the run's own ssh master).
 
 use crate::capture::{Scanner, Segment};
-use crate::classify::{Class, Evidence, RuleSet, Scope};
+use crate::classify::{Class, Evidence, Family, RuleSet, Scope};
 use crate::config::Settings;
 use crate::process::helper::Helper;
 use crate::transport::session::Session;
@@ -43,9 +43,9 @@ pub fn plan(t: &Transport, s: &Settings) -> Vec<Step> {
 }
 
 fn scan(text: &[u8], set: &Arc<OnceLock<regex::bytes::RegexSet>>) -> Vec<bool> {
-    let mut s = Scanner::new(None, set.clone(), 0);
+    let mut s = Scanner::new(None, [set.clone(), set.clone()], 0).channel_only();
     s.feed(text);
-    std::mem::take(&mut s.finish().hits[Segment::Suite as usize])
+    std::mem::take(&mut s.finish().hits[Segment::Before as usize])
 }
 
 /// A failed step in the rules' words.
@@ -60,8 +60,8 @@ fn classified(
         scope: Some(Scope::Channel),
         exit_code: code,
         timed_out,
-        stderr_hits: scan(stderr, &rules.stderr),
-        stdout_hits: scan(stdout, &rules.stdout),
+        stderr_hits: scan(stderr, &rules.sets[Family::Channel as usize].stderr),
+        stdout_hits: scan(stdout, &rules.sets[Family::Channel as usize].stdout),
         ..Evidence::default()
     };
     rules.get().classify(&ev)

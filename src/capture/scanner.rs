@@ -46,13 +46,29 @@ impl Scan {
     }
 }
 
-pub struct Scanner {
-    nonce: Option<Vec<u8>>,
-    segment: Segment,
-    patterns: Option<RegexSet>,
+/// Which family of rule patterns a segment's lines are matched with: the
+/// suite's own lines with the suite's, the channel's with the channel's.
+fn family(segment: Segment) -> usize {
+    match segment {
+        Segment::Suite => 1,
+        Segment::Before | Segment::After => 0,
+    }
+}
+
+/// A family's pattern set, possibly still being compiled elsewhere.
+#[derive(Default)]
+struct Patterns {
+    ready: Option<RegexSet>,
     deferred: Option<Arc<OnceLock<RegexSet>>>,
     pending: Vec<(Segment, Vec<u8>)>,
     pending_bytes: usize,
+}
+
+pub struct Scanner {
+    nonce: Option<Vec<u8>>,
+    segment: Segment,
+    /// [channel family, suite family]
+    patterns: [Patterns; 2],
     parser: Option<Box<dyn SuiteParser>>,
     /// stderr in the checks format: a FAIL line here is a near miss.
     stderr_checks: Option<(Regex, Option<Regex>)>,
@@ -64,8 +80,14 @@ pub struct Scanner {
 
 impl Scanner {
     /// `nonce`: the attempt's wrapper nonce, or None when the suite runs
-    /// directly (every line is the suite's).
-    pub fn new(nonce: Option<&str>, set: Arc<OnceLock<RegexSet>>, tail_lines: usize) -> Scanner {
+    /// directly (every line is the suite's). `sets`: the channel's and the
+    /// suite's pattern sets for this stream.
+    pub fn new(
+        nonce: Option<&str>,
+        sets: [Arc<OnceLock<RegexSet>>; 2],
+        tail_lines: usize,
+    ) -> Scanner {
+        let [channel, suite] = sets;
         Scanner {
             nonce: nonce.map(|n| n.as_bytes().to_vec()),
             segment: if nonce.is_some() {
@@ -73,10 +95,16 @@ impl Scanner {
             } else {
                 Segment::Suite
             },
-            patterns: None,
-            deferred: Some(set),
-            pending: Vec::new(),
-            pending_bytes: 0,
+            patterns: [
+                Patterns {
+                    deferred: Some(channel),
+                    ..Patterns::default()
+                },
+                Patterns {
+                    deferred: Some(suite),
+                    ..Patterns::default()
+                },
+            ],
             parser: None,
             stderr_checks: None,
             partial: Vec::new(),
@@ -88,6 +116,14 @@ impl Scanner {
                 ..Scan::default()
             },
         }
+    }
+
+    /// A text that is all the channel's (the ssh master's log, a spawn
+    /// failure): matched with the channel's patterns, hits in `Before`.
+    pub fn channel_only(mut self) -> Scanner {
+        self.segment = Segment::Before;
+        self.nonce = None;
+        self
     }
 
     /// stdout: the suite's results are parsed here.
@@ -145,8 +181,14 @@ impl Scanner {
             let overflow = self.partial_overflow;
             self.line(&line, overflow);
         }
-        if let Some(cell) = self.deferred.take() {
-            self.activate(cell.wait().clone());
+        // Only a family whose lines are waiting needs its set: a local run
+        // never waits for the channel's patterns to compile.
+        for f in 0..2 {
+            if !self.patterns[f].pending.is_empty()
+                && let Some(cell) = self.patterns[f].deferred.clone()
+            {
+                self.activate(f, cell.wait().clone());
+            }
         }
         if let Some(mut p) = self.parser.take() {
             p.finish();
@@ -229,21 +271,26 @@ impl Scanner {
     }
 
     fn match_rules(&mut self, segment: Segment, line: &[u8]) {
-        if let Some(cell) = self.deferred.clone() {
+        let f = family(segment);
+        if let Some(cell) = self.patterns[f].deferred.clone() {
             match cell.get() {
-                Some(set) => self.activate(set.clone()),
-                None if self.pending_bytes + line.len() < PENDING_MAX => {
-                    self.pending_bytes += line.len();
-                    self.pending.push((segment, line.to_vec()));
+                Some(set) => self.activate(f, set.clone()),
+                None if self.patterns[f].pending_bytes + line.len() < PENDING_MAX => {
+                    let p = &mut self.patterns[f];
+                    p.pending_bytes += line.len();
+                    p.pending.push((segment, line.to_vec()));
                     return;
                 }
-                None => self.activate(cell.wait().clone()),
+                None => self.activate(f, cell.wait().clone()),
             }
         }
-        if let Some(set) = &self.patterns {
+        if let Some(set) = &self.patterns[f].ready {
             // is_match first: it allocates nothing, and almost no line matches.
             if set.is_match(line) {
                 let hits = &mut self.scan.hits[segment as usize];
+                if hits.len() < set.len() {
+                    hits.resize(set.len(), false);
+                }
                 for i in set.matches(line).iter() {
                     hits[i] = true;
                 }
@@ -251,14 +298,12 @@ impl Scanner {
         }
     }
 
-    fn activate(&mut self, set: RegexSet) {
-        for h in &mut self.scan.hits {
-            *h = vec![false; set.len()];
-        }
-        self.deferred = None;
-        let pending = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
-        self.patterns = Some(set);
+    fn activate(&mut self, f: usize, set: RegexSet) {
+        let p = &mut self.patterns[f];
+        p.deferred = None;
+        p.pending_bytes = 0;
+        let pending = std::mem::take(&mut p.pending);
+        p.ready = Some(set);
         for (segment, line) in pending {
             self.match_rules(segment, &line);
         }
@@ -271,10 +316,10 @@ mod tests {
 
     const N: &str = "0123456789abcdef0123456789abcdef";
 
-    fn set(p: &[&str]) -> Arc<OnceLock<RegexSet>> {
+    fn set(p: &[&str]) -> [Arc<OnceLock<RegexSet>>; 2] {
         let cell = Arc::new(OnceLock::new());
         let _ = cell.set(RegexSet::new(p).unwrap());
-        cell
+        [cell.clone(), cell]
     }
 
     #[test]
@@ -319,7 +364,7 @@ mod tests {
     #[test]
     fn lines_before_a_deferred_set_is_ready_are_still_matched() {
         let cell = Arc::new(OnceLock::new());
-        let mut s = Scanner::new(None, cell.clone(), 2);
+        let mut s = Scanner::new(None, [Arc::new(OnceLock::new()), cell.clone()], 2);
         s.feed(b"early needle\nother\n");
         let setter = cell.clone();
         let t = std::thread::spawn(move || {

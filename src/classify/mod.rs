@@ -51,6 +51,14 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The family of pattern sets this scope's evidence is matched with.
+    pub fn family(self) -> Family {
+        match self {
+            Scope::Suite => Family::Suite,
+            _ => Family::Channel,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Channel => "channel",
@@ -59,6 +67,32 @@ impl Scope {
             Scope::Any => "any",
         }
     }
+}
+
+/// Pattern sets come in two families, compiled apart: the suite's (a few
+/// patterns, needed by every run, compiled first) and the channel's (most
+/// patterns, needed only when the suite did not end).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Channel = 0,
+    Suite = 1,
+}
+
+pub const FAMILIES: [Family; 2] = [Family::Channel, Family::Suite];
+
+/// A rule's patterns in one family's stderr and stdout sets.
+#[derive(Debug, Clone, Copy, Default)]
+struct Idx {
+    stderr: Option<usize>,
+    stdout: Option<usize>,
+    /// The `output` pattern in the stderr and stdout sets.
+    output: Option<(usize, usize)>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Patterns {
+    stderr: Vec<String>,
+    stdout: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -161,10 +195,7 @@ pub struct Rule {
     pub checked: Vec<String>,
     pub when: When,
     pub builtin: bool,
-    stderr_idx: Option<usize>,
-    stdout_idx: Option<usize>,
-    /// Indexes of the `output` pattern in the stderr and stdout sets.
-    output_idx: Option<(usize, usize)>,
+    idx: [Idx; 2],
 }
 
 /// What one attempt produced, reduced to what the rules look at.
@@ -199,10 +230,10 @@ pub struct Classification {
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     pub rules: Vec<Rule>,
+    patterns: [Patterns; 2],
     /// Compiled once per run: every line of each stream is tested against
-    /// all its patterns in one pass.
-    stderr_set: RegexSet,
-    stdout_set: RegexSet,
+    /// all its family's patterns in one pass. Empty until compiled.
+    compiled: [Option<(RegexSet, RegexSet)>; 2],
 }
 
 /// Rule patterns match bytes with ASCII classes: tool messages are ASCII,
@@ -235,8 +266,19 @@ impl RuleSet {
         RuleSet::load(None).expect("built-in rules are valid")
     }
 
-    /// Built-ins plus, when given, a user rules file.
+    /// Built-ins plus, when given, a user rules file; every pattern compiled,
+    /// so a bad one is reported now.
     pub fn load(user_file: Option<&Path>) -> Result<RuleSet> {
+        let mut set = RuleSet::parse(user_file)?;
+        for family in FAMILIES {
+            set.compile_family(family, user_file)?;
+        }
+        Ok(set)
+    }
+
+    /// The rules without their compiled pattern sets (the built-ins are
+    /// known valid: their sets compile in the background).
+    fn parse(user_file: Option<&Path>) -> Result<RuleSet> {
         let builtin: Vec<RuleSpec> = serde_saphyr::from_str(BUILTIN_RULES)
             .map_err(|e| Error::Internal(format!("built-in rules: {}", yaml_error(&e))))?;
         let mut specs: Vec<(RuleSpec, bool)> = builtin.into_iter().map(|r| (r, true)).collect();
@@ -270,25 +312,43 @@ impl RuleSet {
             prepend.extend(specs);
             specs = prepend;
         }
-        RuleSet::compile(specs, user_file)
+        RuleSet::from_specs(specs, user_file)
     }
 
-    fn compile(specs: Vec<(RuleSpec, bool)>, user_file: Option<&Path>) -> Result<RuleSet> {
-        let origin = |builtin: bool| {
-            if builtin {
-                "built-in rules".to_string()
-            } else {
-                format!(
-                    "rules file {}",
-                    user_file
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                )
-            }
+    fn origin(user_file: Option<&Path>, builtin: bool) -> String {
+        if builtin {
+            "built-in rules".to_string()
+        } else {
+            format!(
+                "rules file {}",
+                user_file
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )
+        }
+    }
+
+    fn compile_family(&mut self, family: Family, user_file: Option<&Path>) -> Result<()> {
+        if self.compiled[family as usize].is_some() {
+            return Ok(());
+        }
+        let p = &self.patterns[family as usize];
+        let set_error = |stream: &str, e: String| {
+            Error::Config(format!(
+                "{}: {stream} patterns cannot be compiled: {e}",
+                Self::origin(user_file, user_file.is_none())
+            ))
         };
+        let e = compile_set(&p.stderr).map_err(|e| set_error("stderr", e))?;
+        let o = compile_set(&p.stdout).map_err(|e| set_error("stdout", e))?;
+        self.compiled[family as usize] = Some((e, o));
+        Ok(())
+    }
+
+    fn from_specs(specs: Vec<(RuleSpec, bool)>, user_file: Option<&Path>) -> Result<RuleSet> {
+        let origin = |builtin: bool| Self::origin(user_file, builtin);
         let mut rules = Vec::new();
-        let mut stderr_patterns = Vec::new();
-        let mut stdout_patterns = Vec::new();
+        let mut patterns: [Patterns; 2] = Default::default();
         let mut seen = std::collections::HashSet::new();
         for (spec, builtin) in specs {
             let fail =
@@ -302,24 +362,36 @@ impl RuleSet {
             if !seen.insert(spec.id.clone()) {
                 return Err(fail("duplicate rule id".into()));
             }
-            let mut stderr_idx = None;
-            if let Some(p) = &spec.when.stderr {
-                check_pattern(p).map_err(|e| fail(format!("invalid stderr regex: {e}")))?;
-                stderr_idx = Some(stderr_patterns.len());
-                stderr_patterns.push(p.clone());
+            for (p, what) in [
+                (&spec.when.stderr, "stderr"),
+                (&spec.when.stdout, "stdout"),
+                (&spec.when.output, "output"),
+            ] {
+                if let Some(p) = p {
+                    check_pattern(p).map_err(|e| fail(format!("invalid {what} regex: {e}")))?;
+                }
             }
-            let mut stdout_idx = None;
-            if let Some(p) = &spec.when.stdout {
-                check_pattern(p).map_err(|e| fail(format!("invalid stdout regex: {e}")))?;
-                stdout_idx = Some(stdout_patterns.len());
-                stdout_patterns.push(p.clone());
-            }
-            let mut output_idx = None;
-            if let Some(p) = &spec.when.output {
-                check_pattern(p).map_err(|e| fail(format!("invalid output regex: {e}")))?;
-                output_idx = Some((stderr_patterns.len(), stdout_patterns.len()));
-                stderr_patterns.push(p.clone());
-                stdout_patterns.push(p.clone());
+            let mut idx = [Idx::default(); 2];
+            let families: &[Family] = match spec.on {
+                Scope::Suite => &[Family::Suite],
+                Scope::Channel | Scope::Lost => &[Family::Channel],
+                Scope::Any => &FAMILIES,
+            };
+            for family in families {
+                let (i, pats) = (&mut idx[*family as usize], &mut patterns[*family as usize]);
+                if let Some(p) = &spec.when.stderr {
+                    i.stderr = Some(pats.stderr.len());
+                    pats.stderr.push(p.clone());
+                }
+                if let Some(p) = &spec.when.stdout {
+                    i.stdout = Some(pats.stdout.len());
+                    pats.stdout.push(p.clone());
+                }
+                if let Some(p) = &spec.when.output {
+                    i.output = Some((pats.stderr.len(), pats.stdout.len()));
+                    pats.stderr.push(p.clone());
+                    pats.stdout.push(p.clone());
+                }
             }
             rules.push(Rule {
                 id: spec.id,
@@ -330,21 +402,13 @@ impl RuleSet {
                 checked: spec.checked.unwrap_or_default(),
                 when: spec.when,
                 builtin,
-                stderr_idx,
-                stdout_idx,
-                output_idx,
+                idx,
             });
         }
-        let set_error = |stream: &str, e: String| {
-            Error::Config(format!(
-                "{}: {stream} patterns cannot be compiled: {e}",
-                origin(user_file.is_none())
-            ))
-        };
         Ok(RuleSet {
             rules,
-            stderr_set: compile_set(&stderr_patterns).map_err(|e| set_error("stderr", e))?,
-            stdout_set: compile_set(&stdout_patterns).map_err(|e| set_error("stdout", e))?,
+            patterns,
+            compiled: [None, None],
         })
     }
 
@@ -459,28 +523,24 @@ impl RuleSet {
             return Some(m);
         }
         let hit = |hits: &[bool], i: usize| hits.get(i).copied().unwrap_or(false);
-        if let Some(i) = rule.stderr_idx
+        let idx = rule.idx[ev.scope.unwrap_or(Scope::Channel).family() as usize];
+        if let Some(i) = idx.stderr
             && !hit(&ev.stderr_hits, i)
         {
             return Some("no stderr line matches".into());
         }
-        if let Some(i) = rule.stdout_idx
+        if let Some(i) = idx.stdout
             && !hit(&ev.stdout_hits, i)
         {
             return Some("no stdout line matches".into());
         }
-        if let Some((e, o)) = rule.output_idx
+        if let Some((e, o)) = idx.output
             && !hit(&ev.stderr_hits, e)
             && !hit(&ev.stdout_hits, o)
         {
             return Some("no output line matches".into());
         }
         None
-    }
-
-    /// Pattern sets for the scanners (stderr, stdout).
-    pub fn sets(&self) -> (RegexSet, RegexSet) {
-        (self.stderr_set.clone(), self.stdout_set.clone())
     }
 }
 
@@ -508,21 +568,34 @@ fn parse_user_rules(text: &str) -> std::result::Result<RulesFile, String> {
     serde_saphyr::from_str::<RulesFile>(text).map_err(|e| yaml_error(&e))
 }
 
-/// The rule set for a run. The built-in rules are known to be valid, so they
-/// load and compile on a background thread while the suite starts; the
-/// scanners buffer the first lines until the sets are ready. A user rules
-/// file is loaded up front, so its errors stop the run before anything runs.
-#[derive(Clone)]
-pub struct RulesHandle {
+/// One family's compiled sets, filled once they are built.
+#[derive(Clone, Default)]
+pub struct Sets {
     pub stderr: Arc<OnceLock<RegexSet>>,
     pub stdout: Arc<OnceLock<RegexSet>>,
+}
+
+/// The rule set for a run. The built-in rules are known to be valid, so
+/// their pattern sets compile on a background thread while the suite
+/// starts — the suite's small family first — and the scanners buffer the
+/// first lines until a set is ready. The rules themselves (what
+/// classification reads) are ready as soon as they are parsed. A user rules
+/// file is loaded and compiled up front, so its errors stop the run before
+/// anything runs.
+#[derive(Clone)]
+pub struct RulesHandle {
+    pub sets: [Sets; 2],
     rules: Arc<OnceLock<RuleSet>>,
 }
 
 impl RulesHandle {
-    pub fn ready(rules: RuleSet) -> RulesHandle {
+    pub fn ready(mut rules: RuleSet) -> RulesHandle {
         let h = RulesHandle::empty();
-        h.publish(rules);
+        for family in FAMILIES {
+            let _ = rules.compile_family(family, None);
+            h.publish_family(&rules, family);
+        }
+        let _ = h.rules.set(rules);
         h
     }
 
@@ -534,13 +607,21 @@ impl RulesHandle {
             .spawn(move || {
                 // Never leave waiters hanging: an impossible failure degrades
                 // to "no rule matched", which is transient, never FAILED.
-                let rules = RuleSet::load(None).or_else(|_| RuleSet::compile(Vec::new(), None));
-                if let Ok(rules) = rules {
-                    publisher.publish(rules);
+                let mut rules = RuleSet::parse(None).unwrap_or_else(|_| RuleSet {
+                    rules: Vec::new(),
+                    patterns: Default::default(),
+                    compiled: [None, None],
+                });
+                for family in [Family::Suite, Family::Channel] {
+                    let _ = rules.compile_family(family, None);
+                    publisher.publish_family(&rules, family);
+                    if family == Family::Suite {
+                        let _ = publisher.rules.set(rules.clone());
+                    }
                 }
             });
         if spawned.is_err() {
-            h.publish(RuleSet::builtin());
+            return RulesHandle::ready(RuleSet::builtin());
         }
         h
     }
@@ -555,17 +636,18 @@ impl RulesHandle {
 
     fn empty() -> RulesHandle {
         RulesHandle {
-            stderr: Arc::new(OnceLock::new()),
-            stdout: Arc::new(OnceLock::new()),
+            sets: Default::default(),
             rules: Arc::new(OnceLock::new()),
         }
     }
 
-    fn publish(&self, rules: RuleSet) {
-        let (e, o) = rules.sets();
-        let _ = self.stderr.set(e);
-        let _ = self.stdout.set(o);
-        let _ = self.rules.set(rules);
+    fn publish_family(&self, rules: &RuleSet, family: Family) {
+        let (e, o) = rules.compiled[family as usize]
+            .clone()
+            .unwrap_or_else(|| (RegexSet::empty(), RegexSet::empty()));
+        let sets = &self.sets[family as usize];
+        let _ = sets.stderr.set(e);
+        let _ = sets.stdout.set(o);
     }
 
     /// Waits for the rules if they are still loading.

@@ -21,14 +21,26 @@ fn classify_in(
 ) -> Classification {
     let handle = RulesHandle::ready(rules.clone());
     let pattern = crate::config::compile_check_pattern(CHECK_LINE).unwrap();
-    let mut out = Scanner::new(None, handle.stdout.clone(), 5)
+    let sets = &handle.sets;
+    let family = scope.family() as usize;
+    let channel_only = family == 0;
+    let mut out = Scanner::new(None, [sets[0].stdout.clone(), sets[1].stdout.clone()], 5)
         .with_parser(Box::new(ChecksParser::new(pattern.clone())));
-    let mut err = Scanner::new(None, handle.stderr.clone(), 5).with_stderr_checks(pattern);
+    let mut err = Scanner::new(None, [sets[0].stderr.clone(), sets[1].stderr.clone()], 5)
+        .with_stderr_checks(pattern);
+    if channel_only {
+        out = out.channel_only();
+        err = err.channel_only();
+    }
     out.feed(stdout.as_bytes());
     err.feed(stderr.as_bytes());
     let (out, err) = (out.finish(), err.finish());
     let suite = out.suite.clone().unwrap_or_default();
-    let during = Segment::Suite as usize;
+    let during = if channel_only {
+        Segment::Before
+    } else {
+        Segment::Suite
+    } as usize;
     let ev = Evidence {
         scope: Some(scope),
         exit_code: exit,
@@ -609,47 +621,74 @@ fn bad_rules_files_are_config_errors_naming_the_rule() {
     }
 }
 
-fn doc(name: &str) -> String {
-    std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("docs")
-            .join(name),
-    )
-    .unwrap()
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The generated part of a doc, between `<!-- NAME:begin -->` and
+/// `<!-- NAME:end -->`; STAGERUN_UPDATE_DOCS=1 rewrites it.
+fn check_generated(file: &str, name: &str, body: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let (begin, end) = (
+        format!("<!-- {name}:begin -->\n"),
+        format!("<!-- {name}:end -->"),
+    );
+    let (Some(a), Some(b)) = (text.find(&begin), text.find(&end)) else {
+        panic!("docs/{file} lacks the {begin:?} … {end:?} markers");
+    };
+    let current = &text[a + begin.len()..b];
+    if current != body && std::env::var("STAGERUN_UPDATE_DOCS").as_deref() == Ok("1") {
+        let updated = format!("{}{begin}{body}{}", &text[..a], &text[b..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert!(
+        current == body,
+        "docs/{file} is stale: STAGERUN_UPDATE_DOCS=1 cargo test --lib classify"
+    );
 }
 
 #[test]
 fn docs_list_every_builtin_rule_with_its_scope_and_versions() {
-    let text = doc("classification.md");
-    for r in &RuleSet::builtin().rules {
-        let row = text
-            .lines()
-            .find(|l| l.starts_with(&format!("| `{}` |", r.id)))
-            .unwrap_or_else(|| panic!("docs/classification.md lacks a row for {}", r.id));
-        assert!(row.contains(r.on.as_str()), "{row}");
-        for v in &r.checked {
-            assert!(
-                row.contains(v.as_str()),
-                "docs/classification.md row for {} lacks {v}",
-                r.id
-            );
-        }
+    let mut body = String::from(
+        "| # | rule | applies | class | when | why | checked against |\n|---|---|---|---|---|---|---|\n",
+    );
+    for (i, r) in RuleSet::builtin().rules.iter().enumerate() {
+        let when = serde_json::to_string(&r.when).unwrap_or_default();
+        body.push_str(&format!(
+            "| {} | `{}` | {} | {} | `{}` | {} | {} |\n",
+            i + 1,
+            r.id,
+            r.on.as_str(),
+            r.class.as_str(),
+            cell(&when),
+            cell(&r.reason),
+            cell(&r.checked.join(", "))
+        ));
     }
+    check_generated("classification.md", "rules", &body);
 }
 
 #[test]
 fn every_builtin_rule_says_what_to_do_and_is_in_troubleshooting() {
-    let text = doc("troubleshooting.md");
+    let mut body =
+        String::from("| rule | class | what it means | what to do |\n|---|---|---|---|\n");
     for r in &RuleSet::builtin().rules {
         assert!(
             r.fix.as_deref().is_some_and(|f| !f.is_empty()),
             "rule {} has no fix",
             r.id
         );
-        assert!(
-            text.contains(&format!("| `{}` |", r.id)),
-            "docs/troubleshooting.md lacks {}",
-            r.id
-        );
+        body.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            r.id,
+            r.class.as_str(),
+            cell(&r.reason),
+            cell(r.fix.as_deref().unwrap_or(""))
+        ));
     }
+    check_generated("troubleshooting.md", "fixes", &body);
 }

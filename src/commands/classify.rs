@@ -68,18 +68,29 @@ pub fn classify(args: &ClassifyArgs) -> Result<u8> {
         SuiteFormat::Tap => Box::new(suite::tap::TapParser::default()),
         SuiteFormat::Junit => Box::<suite::NoLines>::default(),
     };
-    let mut out = Scanner::new(None, handle.stdout.clone(), 0).with_parser(parser);
-    let mut err = Scanner::new(None, handle.stderr.clone(), 0);
+    let stdout_sets = || [handle.sets[0].stdout.clone(), handle.sets[1].stdout.clone()];
+    let stderr_sets = || [handle.sets[0].stderr.clone(), handle.sets[1].stderr.clone()];
+    // Each file is read as the suite's lines (suite rules) and as the
+    // channel's (channel rules); the scope decides which hits judge.
+    let mut out = Scanner::new(None, stdout_sets(), 0).with_parser(parser);
+    let mut err = Scanner::new(None, stderr_sets(), 0);
+    let mut out_channel = Scanner::new(None, stdout_sets(), 0).channel_only();
+    let mut err_channel = Scanner::new(None, stderr_sets(), 0).channel_only();
     if format == SuiteFormat::Checks {
         err = err.with_stderr_checks(settings.check_line_pattern.0.clone());
     }
     if let Some(p) = &args.stdout_file {
-        out.feed(&read(p)?);
+        let bytes = read(p)?;
+        out.feed(&bytes);
+        out_channel.feed(&bytes);
     }
     if let Some(p) = &args.stderr_file {
-        err.feed(&read(p)?);
+        let bytes = read(p)?;
+        err.feed(&bytes);
+        err_channel.feed(&bytes);
     }
     let (out, err) = (out.finish(), err.finish());
+    let (out_channel, err_channel) = (out_channel.finish(), err_channel.finish());
     let mut report: SuiteReport = out.suite.clone().unwrap_or_default();
     if format == SuiteFormat::Junit {
         report = match &args.report {
@@ -97,14 +108,18 @@ pub fn classify(args: &ClassifyArgs) -> Result<u8> {
     if report.near_miss.is_none() {
         report.near_miss = err.near_miss.clone();
     }
-    let during = Segment::Suite as usize;
+    let hits =
+        |scope: Scope, suite: &crate::capture::Scan, channel: &crate::capture::Scan| match scope {
+            Scope::Suite => suite.hits[Segment::Suite as usize].clone(),
+            _ => channel.hits[Segment::Before as usize].clone(),
+        };
     let ev = |scope| Evidence {
         scope: Some(scope),
         exit_code: args.exit_code,
         signal,
         timed_out: args.timed_out,
-        stderr_hits: err.hits[during].clone(),
-        stdout_hits: out.hits[during].clone(),
+        stderr_hits: hits(scope, &err, &err_channel),
+        stdout_hits: hits(scope, &out, &out_channel),
         evidence: report.evidence(),
         failing_check: report.failing,
         near_miss: report.near_miss.is_some(),

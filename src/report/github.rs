@@ -117,32 +117,23 @@ pub fn annotation(r: &RunReport) -> Option<String> {
 }
 
 /// Appends to a regular file only: a FIFO or device must not block us.
-fn append_summary(path: &std::ffi::OsStr, text: &str) -> Result<(), String> {
+fn append_file(path: &std::ffi::OsStr, what: &str, text: &str) -> Result<(), String> {
     use std::os::unix::fs::OpenOptionsExt;
     if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        return Err("GITHUB_STEP_SUMMARY is not a regular file; not writing to it".into());
+        return Err(format!("{what} is not a regular file; not writing to it"));
     }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| {
-            format!(
-                "cannot open GITHUB_STEP_SUMMARY: {}",
-                crate::error::describe_io(&e)
-            )
-        })?;
+        .map_err(|e| format!("cannot open {what}: {}", crate::error::describe_io(&e)))?;
     let meta = f.metadata().map_err(|e| e.to_string())?;
     if !meta.is_file() {
-        return Err("GITHUB_STEP_SUMMARY is not a regular file; not writing to it".into());
+        return Err(format!("{what} is not a regular file; not writing to it"));
     }
-    f.write_all(text.as_bytes()).map_err(|e| {
-        format!(
-            "cannot append to GITHUB_STEP_SUMMARY: {}",
-            crate::error::describe_io(&e)
-        )
-    })
+    f.write_all(text.as_bytes())
+        .map_err(|e| format!("cannot append to {what}: {}", crate::error::describe_io(&e)))
 }
 
 pub struct GitHub {
@@ -158,9 +149,30 @@ impl Sink for GitHub {
         if let Some(line) = annotation(r) {
             diag::line(self.annotations_to, &line);
         }
-        match std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
-            Some(path) => append_summary(&path, &summary(r)),
-            None => Ok(()),
+        let mut result = Ok(());
+        if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
+            result = append_file(&path, "GITHUB_OUTPUT", &outputs(r));
         }
+        if let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) {
+            result = result.and(append_file(&path, "GITHUB_STEP_SUMMARY", &summary(r)));
+        }
+        result
     }
+}
+
+/// Step outputs (`verdict`, `exit-code`, `log-path`) for later steps and
+/// jobs; values are single-line by construction.
+pub fn outputs(r: &RunReport) -> String {
+    let log = r
+        .run
+        .as_ref()
+        .map(|d| d.log_path.clone())
+        .or_else(|| r.log_file.clone())
+        .unwrap_or_default()
+        .replace(['\n', '\r'], " ");
+    format!(
+        "verdict={}\nexit-code={}\nlog-path={log}\n",
+        r.verdict.as_str(),
+        r.exit_code
+    )
 }

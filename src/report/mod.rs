@@ -136,6 +136,9 @@ pub struct RunDetails {
     /// A previous, killed run's leftovers this run stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovered: Option<String>,
+    /// `run --preflight`: each step, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preflight: Vec<crate::preflight::StepResult>,
     pub log: LogState,
     pub log_path: String,
     pub log_written: bool,

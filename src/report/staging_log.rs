@@ -144,6 +144,18 @@ pub fn render(r: &RunReport) -> Result<String, String> {
         }
         out.push('\n');
     }
+    if let Some(d) = run.filter(|d| !d.preflight.is_empty()) {
+        out.push_str("## Preflight\n\n| Step | Result | Detail |\n|---|---|---|\n");
+        for s in &d.preflight {
+            out.push_str(&format!(
+                "| {} | {} | {} |\n",
+                escape::cell(&s.name),
+                if s.ok { "ok" } else { "FAIL" },
+                escape::cell(&s.detail)
+            ));
+        }
+        out.push('\n');
+    }
     out.push_str("## Checks\n\n");
     if r.check_list.is_empty() {
         out.push_str("_The suite reported no checks._\n\n");

@@ -128,6 +128,7 @@ pub fn report(plan: &Plan, attempts: &Attempts, decision: &Decision) -> RunRepor
                 _ => None,
             },
             recovered: attempts.recovered.clone(),
+            preflight: attempts.preflight.clone(),
             log: LogState {
                 path: log_path.clone(),
                 status: "pending".into(),

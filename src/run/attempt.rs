@@ -93,6 +93,8 @@ pub struct Attempts {
     pub interrupted: Option<i32>,
     /// A previous, killed run's leftovers that this run stopped.
     pub recovered: Option<String>,
+    /// `run --preflight`: the steps, in order (a failed one ends the list).
+    pub preflight: Vec<crate::preflight::StepResult>,
 }
 
 pub struct Runner<'a> {
@@ -116,9 +118,35 @@ impl<'a> Runner<'a> {
         }
     }
 
-    pub fn run_all(mut self) -> Attempts {
+    /// Recovery, the preflight steps when asked (over the same ssh
+    /// master), then the attempts.
+    pub fn run_all(mut self, preflight: bool) -> Attempts {
         let plan = self.plan;
         let recovered = self.recover();
+        let mut steps = Vec::new();
+        if preflight {
+            let failure = self.ensure_session();
+            steps = crate::preflight::run_steps(
+                &plan.transport,
+                &plan.settings,
+                &plan.rules,
+                self.session.as_mut(),
+                failure.as_ref(),
+                crate::preflight::print_step,
+            );
+            if steps.iter().any(|s| !s.ok) {
+                self.recorder.clear();
+                return Attempts {
+                    list: Vec::new(),
+                    stop: None,
+                    interrupted: (crate::signals::count() > self.signals_before)
+                        .then(crate::signals::last)
+                        .flatten(),
+                    recovered,
+                    preflight: steps,
+                };
+            }
+        }
         let total = plan.attempts_allowed();
         let mut list: Vec<Attempt> = Vec::new();
         let mut stop = None;
@@ -188,6 +216,7 @@ impl<'a> Runner<'a> {
             stop,
             interrupted,
             recovered,
+            preflight: steps,
         }
     }
 
@@ -260,11 +289,20 @@ impl<'a> Runner<'a> {
             SuiteFormat::Tap => Box::new(suite::tap::TapParser::default()),
             SuiteFormat::Junit => Box::<suite::NoLines>::default(),
         };
-        let out = Scanner::new(nonce, rules.stdout.clone(), tail)
-            .with_parser(parser)
-            .with_end_flag(end_seen.clone());
-        let mut err =
-            Scanner::new(nonce, rules.stderr.clone(), tail).with_end_flag(end_seen.clone());
+        let sets = &rules.sets;
+        let out = Scanner::new(
+            nonce,
+            [sets[0].stdout.clone(), sets[1].stdout.clone()],
+            tail,
+        )
+        .with_parser(parser)
+        .with_end_flag(end_seen.clone());
+        let mut err = Scanner::new(
+            nonce,
+            [sets[0].stderr.clone(), sets[1].stderr.clone()],
+            tail,
+        )
+        .with_end_flag(end_seen.clone());
         if s.suite_format == SuiteFormat::Checks {
             err = err.with_stderr_checks(s.check_line_pattern.0.clone());
         }
@@ -277,6 +315,7 @@ impl<'a> Runner<'a> {
         let wrapped = plan.transport.wrapped();
         let nonce = wrapped.then(markers::nonce);
         let open_failure = self.ensure_session();
+        let never_started = open_failure.is_some();
         let mut master_text = String::new();
         let outcome = match open_failure {
             Some(f) => {
@@ -314,7 +353,12 @@ impl<'a> Runner<'a> {
         }
         let master = scan_text(plan, &master_text);
         let (scope, classification) = classify(plan, &provenance, &outcome, &suite, &master);
-        let cleanup = self.cleanup(&provenance, &outcome, nonce.as_deref());
+        // No connection, no command: nothing can be left where the suite runs.
+        let cleanup = if never_started {
+            Cleanup::NotNeeded
+        } else {
+            self.cleanup(&provenance, &outcome, nonce.as_deref())
+        };
         Attempt {
             number: n,
             started_at,
@@ -545,7 +589,9 @@ fn provenance(wrapped: bool, o: &Outcome) -> Provenance {
 
 /// A text (the ssh master's stderr, a spawn failure) scanned like a stream.
 fn scan_text(plan: &Plan, text: &str) -> Scan {
-    let mut s = Scanner::new(None, plan.rules.stderr.clone(), 20);
+    let sets = &plan.rules.sets;
+    let mut s =
+        Scanner::new(None, [sets[0].stderr.clone(), sets[1].stderr.clone()], 20).channel_only();
     s.feed(text.as_bytes());
     s.finish()
 }
@@ -616,7 +662,7 @@ fn classify(
         Provenance::Started => {
             ev.exit_code = o.code;
             ev.signal = o.signal;
-            ev.stderr_hits = or_hits(&[&o.stderr.hits[after], &master.hits[during]]);
+            ev.stderr_hits = or_hits(&[&o.stderr.hits[after], &master.hits[before]]);
             ev.stdout_hits = o.stdout.hits[after].clone();
             Scope::Lost
         }
@@ -638,8 +684,8 @@ fn classify(
             ev.stderr_hits = or_hits(&[
                 &o.stderr.hits[before],
                 &o.stderr.hits[after],
-                &master.hits[during],
-                &spawn.hits[during],
+                &master.hits[before],
+                &spawn.hits[before],
             ]);
             ev.stdout_hits = or_hits(&[&o.stdout.hits[before], &o.stdout.hits[after]]);
             Scope::Channel

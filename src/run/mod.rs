@@ -14,7 +14,7 @@ use crate::cli::RunArgs;
 use crate::diag::{self, Stream};
 use crate::error::{Error, Result};
 use crate::lock::WorkItemLock;
-use crate::process::registry;
+use crate::process::{registry, supervise};
 use crate::report::{self, RunReport, Sink};
 use crate::transport::display_argv;
 use plan::Plan;
@@ -48,24 +48,34 @@ fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
             "stagerun ended without recording a verdict (internal error)",
         );
     })));
+    let s = &plan.settings;
+    let budget = match s.deadline {
+        Some(d) => format!(", the whole run at most {}", supervise::fmt_elapsed(d.0)),
+        None => String::new(),
+    };
     crate::note!(
-        "{} [{}] via {}: {}",
+        "{} [{}] via {}: up to {} attempts of {} each{budget}",
         plan.item.id,
-        plan.settings.repo,
+        s.repo,
         plan.transport.label(),
-        plan.display_command("NONCE")
+        plan.attempts_allowed(),
+        supervise::fmt_elapsed(s.timeout.0)
     );
+    crate::note!("command: {}", plan.short_command());
     let ci = ci_begin(&plan);
-    let attempts = attempt::Runner::new(&plan).run_all();
+    let attempts = attempt::Runner::new(&plan).run_all(args.preflight);
     ci_end(&plan, ci);
     let facts: Vec<_> = attempts.list.iter().map(|a| a.facts()).collect();
     let signal = attempts.interrupted.map(crate::signals::name);
-    let decision = verdict::decide(
-        &facts,
-        signal.as_deref(),
-        plan.settings.infra_retries.0,
-        attempts.stop.clone(),
-    );
+    let decision = match attempts.preflight.iter().find(|s| !s.ok) {
+        Some(step) if signal.is_none() => verdict::preflight_failed(step),
+        _ => verdict::decide(
+            &facts,
+            signal.as_deref(),
+            plan.settings.infra_retries.0,
+            attempts.stop.clone(),
+        ),
+    };
     let mut report = after::report(&plan, &attempts, &decision);
     after::record(&plan, &lock, &mut report);
     registry::set_unrecorded(None);

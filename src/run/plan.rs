@@ -173,6 +173,37 @@ impl Plan {
         self.transport.argv(inner, control)
     }
 
+    /// The command for a person to read: the wrapper's script shown as
+    /// `<stagerun wrapper>` (the log and --dry-run have it whole).
+    pub fn short_command(&self) -> String {
+        let Ok(mut argv) = (if self.transport.wrapped() {
+            let mut inner = wrapper::wrap(
+                &wrapper::Wrap {
+                    nonce: "NONCE",
+                    state_dir: &self.settings.remote_state_dir.0,
+                    lock: &self.item.id,
+                    deadline: wrapper::remote_deadline(
+                        self.settings.timeout.0,
+                        self.settings.grace.0,
+                    ),
+                    grace: self.settings.grace.0,
+                    report: self.report_path(),
+                },
+                self.suite.clone(),
+            );
+            inner[2] = "<stagerun wrapper>".into();
+            self.transport.argv(inner, None)
+        } else {
+            Ok(self.suite.clone())
+        }) else {
+            return String::new();
+        };
+        if let Some(last) = argv.last_mut() {
+            *last = last.replace("'<stagerun wrapper>'", "<stagerun wrapper>");
+        }
+        display_argv(&argv).replace("'<stagerun wrapper>'", "<stagerun wrapper>")
+    }
+
     /// What the log records as the command: pasteable, without our socket.
     pub fn display_command(&self, nonce: &str) -> String {
         self.attempt_argv(nonce, None)

@@ -185,6 +185,27 @@ pub fn decide(
     }
 }
 
+/// `run --preflight` stopped at a failing step: HOLD, the suite never ran.
+pub fn preflight_failed(step: &crate::preflight::StepResult) -> Decision {
+    let outcome = match step.class.as_deref() {
+        Some("transient-infra") => Outcome::TransientInfra,
+        _ => Outcome::PermanentEnv,
+    };
+    Decision {
+        verdict: Verdict::Hold,
+        outcome,
+        rule: step
+            .rule
+            .clone()
+            .unwrap_or_else(|| format!("preflight-{}", step.name.replace(' ', "-"))),
+        reason: format!(
+            "preflight step `{}` failed: {}; the suite was not run",
+            step.name, step.detail
+        ),
+        fix: step.fix.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -113,3 +113,178 @@ mod tests {
         assert!(WRAPPER.len() < WRAPPER_SOURCE.len());
     }
 }
+
+/// The wrapper itself, run by real shells (dash, bash, busybox when
+/// present) as a session leader, the way `docker exec` starts it.
+#[cfg(test)]
+mod shells {
+    use super::*;
+    use std::process::Command;
+
+    const N: &str = "0123456789abcdef0123456789abcdef";
+
+    fn shells() -> Vec<Vec<String>> {
+        let mut all = vec![vec!["dash".to_string()], vec!["bash".to_string()]];
+        if Command::new("busybox").arg("true").output().is_ok() {
+            all.push(vec!["busybox".into(), "sh".into()]);
+        }
+        all
+    }
+
+    fn run(
+        shell: &[String],
+        state: &std::path::Path,
+        deadline: &str,
+        suite: &[&str],
+    ) -> (Option<i32>, String, String) {
+        let mut argv = vec!["setsid".to_string()];
+        argv.extend(shell.iter().cloned());
+        argv.extend([
+            "-c".into(),
+            WRAPPER.clone(),
+            WRAPPER_ARG0.into(),
+            N.into(),
+            state.display().to_string(),
+            "ORCH-1".into(),
+            deadline.into(),
+            "1".into(),
+            String::new(),
+        ]);
+        argv.extend(suite.iter().map(|s| s.to_string()));
+        let out = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn status_markers_and_deadline_in_every_shell() {
+        for shell in shells() {
+            let t = tempfile::tempdir().unwrap();
+            let (code, out, err) = run(
+                &shell,
+                t.path(),
+                "30",
+                &["sh", "-c", "echo C1 PASS; printf partial; exit 3"],
+            );
+            assert_eq!(code, Some(3), "{shell:?}: {err}");
+            assert!(
+                out.starts_with(&format!(
+                    "@@stagerun:{N}:start:session@@\nC1 PASS\npartial@@stagerun:{N}:end:3:ok:none@@"
+                )),
+                "{shell:?}: {out:?}"
+            );
+            assert!(err.contains(&format!("@@stagerun:{N}:end:3:ok:none@@")));
+            assert!(
+                !t.path().join("ORCH-1.lock").exists(),
+                "the lock is released"
+            );
+            // The deadline, with a child that ignores TERM: KILL after the grace.
+            let start = std::time::Instant::now();
+            let (code, out, _) = run(
+                &shell,
+                t.path(),
+                "0.5",
+                &["sh", "-c", "trap '' TERM; sleep 30 & wait"],
+            );
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "{shell:?}"
+            );
+            assert!(
+                out.contains(":end:") && out.contains(":deadline:none@@"),
+                "{shell:?} {code:?}: {out}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_held_lock_is_busy_and_a_stale_one_is_taken_over() {
+        let t = tempfile::tempdir().unwrap();
+        let lock = t.path().join("ORCH-1.lock");
+        std::fs::create_dir(&lock).unwrap();
+        // Held by a live process (this test's own pid and start time).
+        let me = std::process::id();
+        let start = crate::process::group::start_time(me as i32).unwrap();
+        std::fs::write(
+            lock.join("owner"),
+            format!("ffffffffffffffffffffffffffffffff {me} {start} {me}\n"),
+        )
+        .unwrap();
+        let (code, out, _) = run(&shells()[0], t.path(), "30", &["true"]);
+        assert_eq!(code, Some(75));
+        assert!(
+            out.contains(":busy:ffffffffffffffffffffffffffffffff@@"),
+            "{out}"
+        );
+        // Held by processes that are gone: taken over.
+        std::fs::write(
+            lock.join("owner"),
+            "ffffffffffffffffffffffffffffffff 999999 1 999998\n",
+        )
+        .unwrap();
+        let (code, out, _) = run(&shells()[0], t.path(), "30", &["true"]);
+        assert_eq!(code, Some(0), "{out}");
+    }
+
+    #[test]
+    fn stop_confirms_and_says_not_running_for_other_nonces() {
+        let t = tempfile::tempdir().unwrap();
+        let mut argv = vec![
+            "setsid".to_string(),
+            "dash".into(),
+            "-c".into(),
+            WRAPPER.clone(),
+            WRAPPER_ARG0.into(),
+            N.into(),
+            t.path().display().to_string(),
+            "ORCH-1".into(),
+            "60".into(),
+            "1".into(),
+            String::new(),
+        ];
+        argv.extend([
+            "sh".into(),
+            "-c".into(),
+            "trap '' TERM; sleep 60 & sleep 60".into(),
+        ]);
+        let mut child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let owner = t.path().join("ORCH-1.lock/owner");
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::read_to_string(&owner)
+            .unwrap_or_default()
+            .split_whitespace()
+            .count()
+            < 4
+        {
+            assert!(std::time::Instant::now() < until);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let stop_with = |nonce: &str| {
+            let mut s = vec!["dash".to_string(), "-c".into()];
+            s.extend(
+                stop(
+                    nonce,
+                    &t.path().display().to_string(),
+                    "ORCH-1",
+                    std::time::Duration::from_secs(1),
+                )
+                .into_iter()
+                .skip(2),
+            );
+            String::from_utf8_lossy(&Command::new(&s[0]).args(&s[1..]).output().unwrap().stdout)
+                .into_owned()
+        };
+        assert!(stop_with("ffffffffffffffffffffffffffffffff").contains(":stopped:not-running@@"));
+        assert!(stop_with(N).contains(":stopped:confirmed@@"));
+        let _ = child.wait();
+        assert!(!t.path().join("ORCH-1.lock").exists());
+    }
+}

@@ -397,3 +397,45 @@ fn sigkill_of_stagerun_leaves_no_master_and_the_next_run_stops_the_suite() {
     let left = c.none_left("started_then_hang", Duration::from_secs(5));
     assert!(left.is_empty(), "left in the container: {left:?}");
 }
+
+#[test]
+fn a_signal_while_the_ssh_master_connects_ends_the_run_at_once_and_runs_nothing() {
+    if !ready() {
+        return;
+    }
+    let server = Sshd::start();
+    let mute = crate::common::sshd::Mute::start();
+    let c = Container::docker("pass");
+    let t = case(
+        &server,
+        "client",
+        "known_hosts",
+        &c.name,
+        &format!("port: {}\nconnect_timeout: 30\n", mute.port),
+    );
+    let mut run = t
+        .std()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let start = Instant::now();
+    signal(run.id(), libc::SIGTERM);
+    let (code, err) = wait_exit(&mut run, Duration::from_secs(20));
+    assert_eq!(code, 75, "{err}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(t.front("outcome"), "interrupted");
+    assert!(
+        t.front("reason")
+            .contains("nothing of the suite was left running"),
+        "{}",
+        log_text(&t.item)
+    );
+    assert_eq!(server.logins(), 0);
+    assert!(c.processes_matching(&t.id).is_empty());
+}
