@@ -31,6 +31,13 @@ pub fn main_entry() -> u8 {
     install_panic_hook();
     let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let wants_json = raw.iter().any(|a| a == "--json");
+    // A `run` the arguments of which do not parse still owes a CI step its
+    // outputs (GITHUB_OUTPUT, annotation, summary).
+    let is_run = raw
+        .iter()
+        .skip(1)
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        == Some(&std::ffi::OsString::from("run"));
     // The plain command parses; the one with every key's environment
     // variable and default in its help is only built to show help.
     let cli = match cli::Cli::try_parse_from(&raw) {
@@ -43,9 +50,9 @@ pub fn main_entry() -> u8 {
             ) =>
         {
             let e = cli::command().try_get_matches_from(&raw).err().unwrap_or(e);
-            return clap_error(e, wants_json);
+            return clap_error(e, wants_json, is_run);
         }
-        Err(e) => return clap_error(e, wants_json),
+        Err(e) => return clap_error(e, wants_json, is_run),
     };
     diag::set_color(cli.color);
     let (result, json) = match &cli.command {
@@ -75,7 +82,7 @@ fn report_error(e: &Error, json: bool) -> u8 {
     r.exit_code
 }
 
-fn clap_error(e: clap::Error, json: bool) -> u8 {
+fn clap_error(e: clap::Error, json: bool, is_run: bool) -> u8 {
     use clap::error::ErrorKind;
     match e.kind() {
         ErrorKind::DisplayHelp
@@ -95,15 +102,27 @@ fn clap_error(e: clap::Error, json: bool) -> u8 {
         }
         _ => {
             diag::write(diag::Stream::Err, e.render().to_string().as_bytes());
+            let first = e.render().to_string();
+            let first = first
+                .lines()
+                .next()
+                .unwrap_or("usage error")
+                .trim_start_matches("error: ")
+                .to_string();
+            let r = RunReport::from_error(&Error::Usage(first));
+            if is_run && report::github::active() {
+                let github = report::github::GitHub {
+                    annotations_to: if json {
+                        diag::Stream::Err
+                    } else {
+                        diag::Stream::Out
+                    },
+                };
+                if let Err(e) = report::Sink::emit(&github, &r) {
+                    crate::warn!("github output failed: {e}");
+                }
+            }
             if json {
-                let first = e.render().to_string();
-                let first = first
-                    .lines()
-                    .next()
-                    .unwrap_or("usage error")
-                    .trim_start_matches("error: ")
-                    .to_string();
-                let r = RunReport::from_error(&Error::Usage(first));
                 let _ = report::Sink::emit(&report::json::Json, &r);
             }
             exit::USAGE

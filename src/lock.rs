@@ -52,12 +52,23 @@ pub fn held(dir: &Path) -> bool {
     let dev = meta.dev();
     let (major, minor) = (libc::major(dev), libc::minor(dev));
     let needle = format!("{major:02x}:{minor:02x}:{}", meta.ino());
-    match std::fs::read_to_string("/proc/locks") {
+    match read_proc_locks() {
         Ok(locks) => locks
             .lines()
             .any(|l| l.contains(" FLOCK ") && l.split_whitespace().any(|f| f == needle)),
         Err(_) => probe_by_locking(dir),
     }
+}
+
+/// In one large read: the kernel regenerates /proc/locks on every read
+/// call, and the small first reads of `read_to_string` made a gate take
+/// 12 ms instead of 0.1 ms.
+fn read_proc_locks() -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = File::open("/proc/locks")?;
+    let mut buf = Vec::with_capacity(1 << 16);
+    file.read_to_end(&mut buf)?;
+    Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
 /// Without /proc/locks: a shared lock that cannot be had means a run holds it.

@@ -25,17 +25,19 @@ pub fn property(s: &str) -> String {
 }
 
 /// Opens a collapsible group and stops command processing for the suite's
-/// output; the token ends it.
-pub fn begin_suite(title: &str) -> String {
+/// output; the token ends it. On the stream the suite's output is echoed
+/// to, so the runner sees them in order (stderr under --json, whose stdout
+/// holds exactly one JSON object: the runner reads commands on both).
+pub fn begin_suite(stream: Stream, title: &str) -> String {
     let token = format!("stagerun-{}", crate::capture::markers::nonce());
-    diag::line(Stream::Out, &format!("::group::{}", data(title)));
-    diag::line(Stream::Out, &format!("::stop-commands::{token}"));
+    diag::line(stream, &format!("::group::{}", data(title)));
+    diag::line(stream, &format!("::stop-commands::{token}"));
     token
 }
 
-pub fn end_suite(token: &str) {
-    diag::line(Stream::Out, &format!("::{token}::"));
-    diag::line(Stream::Out, "::endgroup::");
+pub fn end_suite(stream: Stream, token: &str) {
+    diag::line(stream, &format!("::{token}::"));
+    diag::line(stream, "::endgroup::");
 }
 
 pub fn summary(r: &RunReport) -> String {

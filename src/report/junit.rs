@@ -100,7 +100,8 @@ pub fn render(r: &RunReport) -> std::io::Result<String> {
             ("time", &duration),
         ],
     )?;
-    let suite_name = format!("deploy-staging {work_item}");
+    // No run (skipped, usage, config): no work item to name.
+    let suite_name = format!("deploy-staging {work_item}").trim_end().to_string();
     let timestamp = r
         .run
         .as_ref()

@@ -112,7 +112,7 @@ fn ci_begin(plan: &Plan) -> Option<String> {
     if report::gitlab::active() {
         report::gitlab::begin_suite(echo_stream(plan), &title);
     }
-    report::github::active().then(|| report::github::begin_suite(&title))
+    report::github::active().then(|| report::github::begin_suite(echo_stream(plan), &title))
 }
 
 fn ci_end(plan: &Plan, github_token: Option<String>) {
@@ -120,7 +120,7 @@ fn ci_end(plan: &Plan, github_token: Option<String>) {
         return;
     }
     if let Some(token) = github_token {
-        report::github::end_suite(&token);
+        report::github::end_suite(echo_stream(plan), &token);
     }
     if report::gitlab::active() {
         report::gitlab::end_suite(echo_stream(plan));

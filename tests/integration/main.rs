@@ -6,6 +6,7 @@
 
 mod common;
 
+mod ci_files;
 mod config;
 mod e2e_docker;
 mod e2e_faults;

@@ -238,7 +238,18 @@ fn junit_names_are_stable_and_the_file_is_valid_for_strict_consumers() {
         .code(75);
     let retried = std::fs::read_to_string(&path).unwrap();
     assert_eq!(retried.matches("<rerunFailure").count(), 2, "{retried}");
-    for xml in [&pass, &fail, &hold, &hostile, &retried] {
+    let skipped = junit(
+        &sb,
+        &item,
+        "pass",
+        3,
+        &[("ORCH_STAGING_RUNNER_ENABLED", "false")],
+    );
+    assert!(
+        skipped.contains(r#"<testsuite name="deploy-staging" "#),
+        "{skipped}"
+    );
+    for xml in [&pass, &fail, &hold, &hostile, &retried, &skipped] {
         if let Err(e) = xsd_valid(xml) {
             panic!("not valid for the Jenkins xunit schema: {e}\n{xml}");
         }
@@ -272,19 +283,33 @@ fn github_actions_commands_agree_with_the_exit_code_and_fence_off_the_suite() {
     let sb = Sandbox::new();
     let item = sb.work_item(&uid("ORCH"));
     let summary = sb.path().join("summary.md");
-    let gh = |args: &[&str], env: &[(&str, &str)], code: i32| -> String {
+    let outputs = sb.path().join("outputs.txt");
+    let gh_out = |args: &[&str], env: &[(&str, &str)], code: i32| -> (String, String) {
+        let _ = std::fs::remove_file(&outputs);
         let mut cmd = sb.run_local(&item, "script");
         cmd.args(args)
             .env("GITHUB_ACTIONS", "true")
             .env("GITHUB_STEP_SUMMARY", &summary)
+            .env("GITHUB_OUTPUT", &outputs)
             .env("STAGING_CHECK_STDOUT", "C1 PASS ok\\n::error file=app.py,line=1::injected\\n::add-mask::C1\\nC2 FAIL pipe|inside\\n")
             .env("STAGING_CHECK_EXIT", "1");
         for (k, v) in env {
             cmd.env(k, v);
         }
-        String::from_utf8(cmd.assert().code(code).get_output().stdout.clone()).unwrap()
+        let out = cmd.assert().code(code).get_output().clone();
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
     };
+    let gh = |args: &[&str], env: &[(&str, &str)], code: i32| gh_out(args, env, code).0;
+    let step_outputs = || std::fs::read_to_string(&outputs).unwrap_or_default();
     let out = gh(&[], &[], 1);
+    let log = item.join("15-staging-log.md");
+    assert_eq!(
+        step_outputs(),
+        format!("verdict=FAILED\nexit-code=1\nlog-path={}\n", log.display())
+    );
     let stop = out
         .lines()
         .find_map(|l| l.strip_prefix("::stop-commands::"))
@@ -324,6 +349,22 @@ fn github_actions_commands_agree_with_the_exit_code_and_fence_off_the_suite() {
     }
     let out = gh(&["--retries", "nope"], &[], 78);
     assert!(out.contains("::error"), "{out}");
+    assert!(step_outputs().starts_with("verdict=ERROR\nexit-code=78\n"));
+    // Arguments that do not parse still give the step its outputs.
+    let out = gh(&["--no-such-flag"], &[], 2);
+    assert!(out.contains("::error") && out.contains("exit 2"), "{out}");
+    assert!(step_outputs().starts_with("verdict=ERROR\nexit-code=2\n"));
+    // Under --json, stdout is the one JSON object; the runner reads the
+    // workflow commands from stderr, fence included.
+    let (out, err) = gh_out(&["--json"], &[], 1);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("stdout is one JSON object");
+    assert_eq!(v["exit_code"], 1);
+    let (start, injected, end) = (
+        err.find("::stop-commands::").expect("fence on stderr"),
+        err.find("::error file=app.py").unwrap(),
+        err.rfind("::endgroup::").unwrap(),
+    );
+    assert!(start < injected && injected < end, "{err}");
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(
         md.contains("SKIPPED (exit 3)") && md.contains("ERROR (exit 78)"),
