@@ -5,6 +5,7 @@
 
 use super::markers::{self, Marker};
 use super::{Tail, normalize};
+use crate::classify::PatternUse;
 use crate::suite::{SuiteParser, checks};
 use regex::bytes::{Regex, RegexSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -75,6 +76,8 @@ pub struct Scanner {
     partial: Vec<u8>,
     partial_overflow: bool,
     end_seen: Option<Arc<AtomicBool>>,
+    /// For which suite exit codes the suite family's patterns matter.
+    suite_pattern_use: Option<Arc<OnceLock<PatternUse>>>,
     scan: Scan,
 }
 
@@ -110,6 +113,7 @@ impl Scanner {
             partial: Vec::new(),
             partial_overflow: false,
             end_seen: None,
+            suite_pattern_use: None,
             scan: Scan {
                 suite_tail: Tail::new(tail_lines),
                 channel_tail: Tail::new(tail_lines.clamp(1, 40)),
@@ -145,6 +149,37 @@ impl Scanner {
         self
     }
 
+    /// Lets `finish_for` skip matching the suite's lines (and waiting for
+    /// their patterns) when no rule with a pattern can apply to the suite's
+    /// exit code: a passing suite never waits for a compile.
+    pub fn with_suite_pattern_use(mut self, cell: Arc<OnceLock<PatternUse>>) -> Scanner {
+        self.suite_pattern_use = Some(cell);
+        self
+    }
+
+    /// Whether lines are split at wrapper markers (else all are the suite's).
+    pub fn wrapped(&self) -> bool {
+        self.nonce.is_some()
+    }
+
+    /// The suite's status from this stream's end marker. Call `flush` first:
+    /// the marker may be on a last line without a newline.
+    pub fn end_status(&self) -> Option<i32> {
+        self.scan.markers.iter().find_map(|m| match m {
+            Marker::End { status, .. } => Some(*status),
+            _ => None,
+        })
+    }
+
+    /// Processes a last line without a newline.
+    pub fn flush(&mut self) {
+        if !self.partial.is_empty() || self.partial_overflow {
+            let line = std::mem::take(&mut self.partial);
+            let overflow = std::mem::replace(&mut self.partial_overflow, false);
+            self.line(&line, overflow);
+        }
+    }
+
     pub fn feed(&mut self, mut chunk: &[u8]) {
         self.scan.bytes += chunk.len() as u64;
         while let Some(pos) = memchr::memchr(b'\n', chunk) {
@@ -175,11 +210,24 @@ impl Scanner {
 
     /// Flushes a last line without a newline and waits for a deferred
     /// pattern set, so every line has been matched.
-    pub fn finish(mut self) -> Scan {
-        if !self.partial.is_empty() || self.partial_overflow {
-            let line = std::mem::take(&mut self.partial);
-            let overflow = self.partial_overflow;
-            self.line(&line, overflow);
+    pub fn finish(self) -> Scan {
+        self.finish_for(None, true)
+    }
+
+    /// `finish` once the suite's exit code is known (None: it never ended,
+    /// or was killed): the suite's lines are matched only if some rule with
+    /// a pattern can apply to that code.
+    pub fn finish_for(mut self, suite_exit: Option<i32>, always: bool) -> Scan {
+        self.flush();
+        let suite_patterns_unused = !always
+            && self
+                .suite_pattern_use
+                .as_ref()
+                .is_some_and(|cell| !cell.wait().needed(suite_exit));
+        if suite_patterns_unused {
+            let p = &mut self.patterns[1];
+            p.pending.clear();
+            p.pending_bytes = 0;
         }
         // Only a family whose lines are waiting needs its set: a local run
         // never waits for the channel's patterns to compile.

@@ -96,6 +96,31 @@ struct Patterns {
     stdout: Vec<String>,
 }
 
+/// For which exit codes some rule with a pattern in a family can match:
+/// when none can, that family's lines need not be matched at all, and a
+/// run does not wait for its patterns to compile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatternUse {
+    Always,
+    OnExit(Vec<i32>),
+}
+
+impl PatternUse {
+    pub fn needed(&self, exit: Option<i32>) -> bool {
+        match self {
+            PatternUse::Always => true,
+            PatternUse::OnExit(codes) => exit.is_some_and(|c| codes.contains(&c)),
+        }
+    }
+
+    fn add(&mut self, when: &When) {
+        match (&mut *self, &when.exit_in) {
+            (PatternUse::OnExit(codes), Some(more)) => codes.extend(more),
+            _ => *self = PatternUse::Always,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct When {
@@ -232,6 +257,7 @@ pub struct Classification {
 pub struct RuleSet {
     pub rules: Vec<Rule>,
     patterns: [Patterns; 2],
+    pattern_use: [PatternUse; 2],
     /// Compiled once per run: every line of each stream is tested against
     /// all its family's patterns in one pass. Empty until compiled.
     compiled: [Option<(RegexSet, RegexSet)>; 2],
@@ -350,6 +376,10 @@ impl RuleSet {
         let origin = |builtin: bool| Self::origin(user_file, builtin);
         let mut rules = Vec::new();
         let mut patterns: [Patterns; 2] = Default::default();
+        let mut pattern_use = [
+            PatternUse::OnExit(Vec::new()),
+            PatternUse::OnExit(Vec::new()),
+        ];
         let mut seen = std::collections::HashSet::new();
         for (spec, builtin) in specs {
             let fail =
@@ -380,7 +410,11 @@ impl RuleSet {
                 Scope::Channel | Scope::Lost => &[Family::Channel],
                 Scope::Any => &FAMILIES,
             };
+            let when = &spec.when;
             for family in families {
+                if when.stderr.is_some() || when.stdout.is_some() || when.output.is_some() {
+                    pattern_use[*family as usize].add(when);
+                }
                 let (i, pats) = (&mut idx[*family as usize], &mut patterns[*family as usize]);
                 if let Some(p) = &spec.when.stderr {
                     i.stderr = Some(pats.stderr.len());
@@ -411,6 +445,7 @@ impl RuleSet {
         Ok(RuleSet {
             rules,
             patterns,
+            pattern_use,
             compiled: [None, None],
         })
     }
@@ -576,6 +611,8 @@ fn parse_user_rules(text: &str) -> std::result::Result<RulesFile, String> {
 pub struct Sets {
     pub stderr: Arc<OnceLock<RegexSet>>,
     pub stdout: Arc<OnceLock<RegexSet>>,
+    /// Known as soon as the rules are parsed, long before the sets compile.
+    pub pattern_use: Arc<OnceLock<PatternUse>>,
 }
 
 /// The rule set for a run. The built-in rules are known to be valid, so
@@ -594,6 +631,7 @@ pub struct RulesHandle {
 impl RulesHandle {
     pub fn ready(mut rules: RuleSet) -> RulesHandle {
         let h = RulesHandle::empty();
+        h.publish_use(&rules);
         for family in FAMILIES {
             let _ = rules.compile_family(family, None);
             h.publish_family(&rules, family);
@@ -613,14 +651,15 @@ impl RulesHandle {
                 let mut rules = RuleSet::parse(None).unwrap_or_else(|_| RuleSet {
                     rules: Vec::new(),
                     patterns: Default::default(),
+                    pattern_use: [PatternUse::Always, PatternUse::Always],
                     compiled: [None, None],
                 });
+                publisher.publish_use(&rules);
+                // Classification reads the rules, not the compiled sets.
+                let _ = publisher.rules.set(rules.clone());
                 for family in [Family::Suite, Family::Channel] {
                     let _ = rules.compile_family(family, None);
                     publisher.publish_family(&rules, family);
-                    if family == Family::Suite {
-                        let _ = publisher.rules.set(rules.clone());
-                    }
                 }
             });
         if spawned.is_err() {
@@ -641,6 +680,14 @@ impl RulesHandle {
         RulesHandle {
             sets: Default::default(),
             rules: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn publish_use(&self, rules: &RuleSet) {
+        for family in FAMILIES {
+            let _ = self.sets[family as usize]
+                .pattern_use
+                .set(rules.pattern_use[family as usize].clone());
         }
     }
 

@@ -115,15 +115,27 @@ pub fn run(
     let out_scanner = Arc::new(Mutex::new(Some(stdout)));
     let err_scanner = Arc::new(Mutex::new(Some(stderr)));
     let finish = |o: &mut Outcome| {
-        let take = |s: &Arc<Mutex<Option<Scanner>>>| {
-            s.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take()
-                .map(Scanner::finish)
+        let take =
+            |s: &Arc<Mutex<Option<Scanner>>>| s.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let (mut out, mut err) = (take(&out_scanner), take(&err_scanner));
+        for s in [out.as_mut(), err.as_mut()].into_iter().flatten() {
+            s.flush();
+        }
+        // The suite's own status: its end marker's, or the process's when
+        // it ran directly.
+        let suite_exit = if out.as_ref().is_some_and(Scanner::wrapped) {
+            [&out, &err]
+                .into_iter()
+                .find_map(|s| s.as_ref().and_then(Scanner::end_status))
+        } else {
+            o.code
+        };
+        let done = |s: Option<Scanner>| {
+            s.map(|s| s.finish_for(suite_exit, false))
                 .unwrap_or_default()
         };
-        o.stdout = take(&out_scanner);
-        o.stderr = take(&err_scanner);
+        o.stdout = done(out);
+        o.stderr = done(err);
         o.duration = start.elapsed();
     };
     let pipes = os_pipe::pipe().and_then(|o| os_pipe::pipe().map(|e| (o, e)));

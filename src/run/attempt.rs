@@ -296,13 +296,15 @@ impl<'a> Runner<'a> {
             tail,
         )
         .with_parser(parser)
-        .with_end_flag(end_seen.clone());
+        .with_end_flag(end_seen.clone())
+        .with_suite_pattern_use(sets[1].pattern_use.clone());
         let mut err = Scanner::new(
             nonce,
             [sets[0].stderr.clone(), sets[1].stderr.clone()],
             tail,
         )
-        .with_end_flag(end_seen.clone());
+        .with_end_flag(end_seen.clone())
+        .with_suite_pattern_use(sets[1].pattern_use.clone());
         if s.suite_format == SuiteFormat::Checks {
             err = err.with_stderr_checks(s.check_line_pattern.0.clone());
         }

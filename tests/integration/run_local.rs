@@ -111,6 +111,25 @@ fn missing_script_is_permanent_hold_without_retry() {
     assert_eq!(attempts(&item), 1);
 }
 
+/// The suite's patterns compile in the background and a passing run does
+/// not wait for them; a crashing one must still be judged by them, even
+/// when the traceback is its very first line and it exits at once.
+#[test]
+fn a_crash_the_instant_the_suite_starts_is_still_matched_by_its_pattern() {
+    let sb = Sandbox::new();
+    let item = sb.work_item(&uid("ORCH"));
+    let crash = sb.write(
+        "crash.py",
+        "import sys\nsys.stderr.write('Traceback (most recent call last):\\n  boom\\n')\nsys.exit(1)\n",
+    );
+    sb.run_local(&item, "pass")
+        .arg("--check-script")
+        .arg(&crash)
+        .assert()
+        .code(1);
+    assert_eq!(front(&item, "rule").as_deref(), Some("suite-traceback"));
+}
+
 #[test]
 fn missing_interpreter_is_permanent_hold() {
     let sb = Sandbox::new();
