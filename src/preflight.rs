@@ -10,7 +10,7 @@ use crate::process::helper::Helper;
 use crate::transport::session::Session;
 use crate::transport::{Channel, Step, Transport, environment_steps};
 use serde::Serialize;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -42,7 +42,7 @@ pub fn plan(t: &Transport, s: &Settings) -> Vec<Step> {
     steps
 }
 
-fn scan(text: &[u8], set: &Arc<OnceLock<regex::bytes::RegexSet>>) -> Vec<bool> {
+fn scan(text: &[u8], set: &Arc<crate::classify::LazySet>) -> Vec<bool> {
     let mut s = Scanner::new(None, [set.clone(), set.clone()], 0).channel_only();
     s.feed(text);
     std::mem::take(&mut s.finish().hits[Segment::Before as usize])

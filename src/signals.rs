@@ -1,8 +1,12 @@
 //! Signals that end a run are recorded, not acted on in the handler: every
 //! wait in stagerun polls `count()` and ends promptly (first signal: TERM,
-//! the grace period, KILL; a second signal: KILL at once). USR1, USR2, ALRM
-//! and QUIT would otherwise kill stagerun on the spot and leave the suite
-//! running, so they are treated as interrupts too.
+//! the grace period, KILL; a second signal: KILL at once). Every signal
+//! whose default would kill stagerun on the spot, leaving the suite running
+//! and the verdict unrecorded (USR1, ALRM, XCPU, PWR, the real-time
+//! signals…), is treated as an interrupt too. XFSZ (a file-size limit)
+//! gets a handler that does nothing, so the write fails with EFBIG and is
+//! handled as a write error instead of killing us; a handler, unlike
+//! SIG_IGN, is not inherited by the suite.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
@@ -12,7 +16,7 @@ static COUNT: AtomicUsize = AtomicUsize::new(0);
 static LAST: AtomicI32 = AtomicI32::new(0);
 static INSTALLED: OnceLock<()> = OnceLock::new();
 
-pub const INTERRUPTS: [i32; 7] = [
+const INTERRUPTS: [i32; 14] = [
     libc::SIGINT,
     libc::SIGTERM,
     libc::SIGHUP,
@@ -20,13 +24,28 @@ pub const INTERRUPTS: [i32; 7] = [
     libc::SIGUSR1,
     libc::SIGUSR2,
     libc::SIGALRM,
+    libc::SIGXCPU,
+    libc::SIGVTALRM,
+    libc::SIGPROF,
+    libc::SIGPWR,
+    libc::SIGSTKFLT,
+    libc::SIGSYS,
+    libc::SIGTRAP,
 ];
+
+/// Every signal treated as an interrupt: the list above and the real-time
+/// signals the C library leaves to applications.
+fn interrupts() -> impl Iterator<Item = i32> {
+    INTERRUPTS
+        .into_iter()
+        .chain(libc::SIGRTMIN()..=libc::SIGRTMAX())
+}
 
 pub fn install() -> std::io::Result<()> {
     if INSTALLED.get().is_some() {
         return Ok(());
     }
-    for sig in INTERRUPTS {
+    for sig in interrupts() {
         // SAFETY: the handler only touches atomics, which is async-signal-safe.
         unsafe {
             signal_hook::low_level::register(sig, move || {
@@ -34,6 +53,10 @@ pub fn install() -> std::io::Result<()> {
                 COUNT.fetch_add(1, Ordering::SeqCst);
             })?;
         }
+    }
+    // SAFETY: an empty handler is async-signal-safe.
+    unsafe {
+        signal_hook::low_level::register(libc::SIGXFSZ, || {})?;
     }
     let _ = INSTALLED.set(());
     Ok(())

@@ -67,15 +67,33 @@ impl WorkItem {
 
     /// Fails before anything runs when the verdict could not be recorded:
     /// no room to create a file, a log path that is not a file, or a log
-    /// that a sticky folder would not let us replace.
+    /// that a sticky folder would not let us replace. Call it holding the
+    /// lock: it leaves the "not recorded" marker, which only writing the
+    /// new log removes, so a run killed from here on (SIGKILL, a CI
+    /// cancel, the OOM killer) leaves `gate` reading HOLD, never the
+    /// previous verdict. (Not synced: a killed process is the case it is
+    /// for; the log write itself is durable.)
     pub fn check_writable(&self) -> Result<()> {
         let refuse =
             |why: String| Error::Usage(format!("work item `{}`: {why}", self.dir.display()));
-        tempfile::Builder::new()
-            .prefix(".stagerun-probe-")
-            .tempfile_in(&self.dir)
-            .map_err(|e| refuse(format!("is not writable: {}", describe_io(&e))))?;
         let log = self.log_path();
+        let marker = crate::report::staging_log::unrecorded_marker(&log);
+        let note = format!(
+            "a run (pid {}) started at {} and ended without recording a verdict: killed, or its machine went down",
+            std::process::id(),
+            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+        );
+        std::fs::write(&marker, note + "\n").map_err(|e| {
+            let why = format!("is not writable: {}", describe_io(&e));
+            match e.raw_os_error() {
+                // No room is an infrastructure fault, not a wrong argument.
+                Some(libc::ENOSPC) | Some(libc::EDQUOT) => Error::Hold(format!(
+                    "work item `{}` {why}; nothing was run",
+                    self.dir.display()
+                )),
+                _ => refuse(why),
+            }
+        })?;
         let Ok(meta) = std::fs::symlink_metadata(&log) else {
             return Ok(());
         };

@@ -1,8 +1,8 @@
 //! What a line says, whatever terminal tricks it plays: colour codes are
-//! stripped, a BOM dropped, and carriage returns overlaid the way a terminal
-//! shows them (`C2 PASS\rC2 FAIL` shows `C2 FAIL`). Every carriage-return
-//! segment is also looked at on its own, so a FAIL that was overwritten on
-//! screen still counts (fail closed).
+//! stripped, a BOM dropped, and carriage returns and backspaces overlaid
+//! the way a terminal shows them (`C2 PASS\rC2 FAIL` shows `C2 FAIL`).
+//! Every segment between them is also looked at on its own, so a FAIL that
+//! was overwritten on screen still counts (fail closed).
 
 use std::borrow::Cow;
 
@@ -51,36 +51,48 @@ pub fn strip_ansi(line: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
-/// The line as a terminal would show it: escapes stripped, BOM dropped, CR
-/// segments overlaid from column 0.
+fn moves_cursor(b: &u8) -> bool {
+    matches!(b, b'\r' | 0x08)
+}
+
+/// The line as a terminal would show it: escapes stripped, BOM dropped, a
+/// CR back to column 0 and a backspace back one column, later bytes
+/// overwriting earlier ones.
 pub fn shown(line: &[u8]) -> Cow<'_, [u8]> {
     let line = line.strip_prefix(BOM).unwrap_or(line);
     let stripped = strip_ansi(line);
-    if !stripped.contains(&b'\r') {
+    if !stripped.iter().any(moves_cursor) {
         return stripped;
     }
     let mut screen: Vec<u8> = Vec::with_capacity(stripped.len());
-    for seg in stripped.split(|b| *b == b'\r') {
-        for (i, b) in seg.iter().enumerate() {
-            if i < screen.len() {
-                screen[i] = *b;
-            } else {
-                screen.push(*b);
+    let mut cursor: usize = 0;
+    for &b in stripped.iter() {
+        match b {
+            b'\r' => cursor = 0,
+            0x08 => cursor = cursor.saturating_sub(1),
+            _ => {
+                if cursor < screen.len() {
+                    screen[cursor] = b;
+                } else {
+                    screen.push(b);
+                }
+                cursor += 1;
             }
         }
     }
     Cow::Owned(screen)
 }
 
-/// The carriage-return segments of a line (escapes stripped), for lines
-/// that were overwritten on screen; empty when there is no CR.
+/// The segments of a line between carriage returns and backspaces
+/// (escapes stripped), for lines that were overwritten on screen; empty
+/// when there is none.
 pub fn overwritten_segments(line: &[u8]) -> Vec<Vec<u8>> {
-    if !line.contains(&b'\r') {
+    if !line.iter().any(moves_cursor) {
         return Vec::new();
     }
     let line = line.strip_prefix(BOM).unwrap_or(line);
     strip_ansi(line)
-        .split(|b| *b == b'\r')
+        .split(moves_cursor)
         .filter(|s| !s.is_empty())
         .map(|s| s.to_vec())
         .collect()
@@ -101,6 +113,11 @@ mod tests {
         assert_eq!(
             overwritten_segments(b"C2 FAIL\rC2 PASS"),
             vec![b"C2 FAIL".to_vec(), b"C2 PASS".to_vec()]
+        );
+        assert_eq!(&*shown(b"C4 PASS\x08\x08\x08\x08FAIL"), b"C4 FAIL");
+        assert_eq!(
+            overwritten_segments(b"C4 FAIL\x08\x08\x08\x08PASS"),
+            vec![b"C4 FAIL".to_vec(), b"PASS".to_vec()]
         );
     }
 }

@@ -5,7 +5,7 @@
 
 use super::markers::{self, Marker};
 use super::{Tail, normalize};
-use crate::classify::PatternUse;
+use crate::classify::{LazySet, PatternUse};
 use crate::suite::{SuiteParser, checks};
 use regex::bytes::{Regex, RegexSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,9 +13,10 @@ use std::sync::{Arc, OnceLock};
 
 /// Lines longer than this are matched and kept by their first part only.
 pub const MAX_LINE: usize = 64 * 1024;
-/// Lines seen before a deferred pattern set is ready wait here, up to this
-/// many bytes; past it the reader waits for the set.
-const PENDING_MAX: usize = 4 * 1024 * 1024;
+/// Lines wait here unmatched, up to this many bytes, until their pattern
+/// set is compiled: at the end, only if some rule can use them; past this,
+/// the set is compiled on the reader's thread and matching goes on live.
+const PENDING_MAX: usize = 1024 * 1024;
 const MAX_MARKERS: usize = 16;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,11 +40,23 @@ pub struct Scan {
     pub suite: Option<crate::suite::SuiteReport>,
     /// stderr: a failing check printed there (near miss), checks format only.
     pub near_miss: Option<String>,
+    /// End markers with our nonce: the wrapper prints one per stream.
+    pub end_markers: u32,
 }
 
 impl Scan {
     pub fn marker(&self, pick: impl Fn(&Marker) -> bool) -> Option<&Marker> {
         self.markers.iter().find(|m| pick(m))
+    }
+
+    /// The suite's status from the last end marker: the wrapper prints its
+    /// own after the suite has exited, so a copy the suite printed earlier
+    /// never decides it.
+    pub fn end_status(&self) -> Option<i32> {
+        self.markers.iter().rev().find_map(|m| match m {
+            Marker::End { status, .. } => Some(*status),
+            _ => None,
+        })
     }
 }
 
@@ -60,7 +73,7 @@ fn family(segment: Segment) -> usize {
 #[derive(Default)]
 struct Patterns {
     ready: Option<RegexSet>,
-    deferred: Option<Arc<OnceLock<RegexSet>>>,
+    deferred: Option<Arc<LazySet>>,
     pending: Vec<(Segment, Vec<u8>)>,
     pending_bytes: usize,
 }
@@ -85,11 +98,7 @@ impl Scanner {
     /// `nonce`: the attempt's wrapper nonce, or None when the suite runs
     /// directly (every line is the suite's). `sets`: the channel's and the
     /// suite's pattern sets for this stream.
-    pub fn new(
-        nonce: Option<&str>,
-        sets: [Arc<OnceLock<RegexSet>>; 2],
-        tail_lines: usize,
-    ) -> Scanner {
+    pub fn new(nonce: Option<&str>, sets: [Arc<LazySet>; 2], tail_lines: usize) -> Scanner {
         let [channel, suite] = sets;
         Scanner {
             nonce: nonce.map(|n| n.as_bytes().to_vec()),
@@ -165,10 +174,7 @@ impl Scanner {
     /// The suite's status from this stream's end marker. Call `flush` first:
     /// the marker may be on a last line without a newline.
     pub fn end_status(&self) -> Option<i32> {
-        self.scan.markers.iter().find_map(|m| match m {
-            Marker::End { status, .. } => Some(*status),
-            _ => None,
-        })
+        self.scan.end_status()
     }
 
     /// Processes a last line without a newline.
@@ -235,7 +241,7 @@ impl Scanner {
             if !self.patterns[f].pending.is_empty()
                 && let Some(cell) = self.patterns[f].deferred.clone()
             {
-                self.activate(f, cell.wait().clone());
+                self.activate(f, cell.get().clone());
             }
         }
         if let Some(mut p) = self.parser.take() {
@@ -270,6 +276,7 @@ impl Scanner {
         match &marker {
             Marker::Start { .. } => self.segment = Segment::Suite,
             Marker::End { .. } => {
+                self.scan.end_markers += 1;
                 self.segment = Segment::After;
                 if let Some(f) = &self.end_seen {
                     f.store(true, Ordering::SeqCst);
@@ -279,6 +286,11 @@ impl Scanner {
         }
         if self.scan.markers.len() < MAX_MARKERS {
             self.scan.markers.push(marker);
+        } else if matches!(marker, Marker::End { .. }) {
+            // The last end marker must be kept: it decides the status.
+            if let Some(last) = self.scan.markers.last_mut() {
+                *last = marker;
+            }
         }
     }
 
@@ -321,7 +333,7 @@ impl Scanner {
     fn match_rules(&mut self, segment: Segment, line: &[u8]) {
         let f = family(segment);
         if let Some(cell) = self.patterns[f].deferred.clone() {
-            match cell.get() {
+            match cell.ready() {
                 Some(set) => self.activate(f, set.clone()),
                 None if self.patterns[f].pending_bytes + line.len() < PENDING_MAX => {
                     let p = &mut self.patterns[f];
@@ -329,7 +341,7 @@ impl Scanner {
                     p.pending.push((segment, line.to_vec()));
                     return;
                 }
-                None => self.activate(f, cell.wait().clone()),
+                None => self.activate(f, cell.get().clone()),
             }
         }
         if let Some(set) = &self.patterns[f].ready {
@@ -364,9 +376,8 @@ mod tests {
 
     const N: &str = "0123456789abcdef0123456789abcdef";
 
-    fn set(p: &[&str]) -> [Arc<OnceLock<RegexSet>>; 2] {
-        let cell = Arc::new(OnceLock::new());
-        let _ = cell.set(RegexSet::new(p).unwrap());
+    fn set(p: &[&str]) -> [Arc<LazySet>; 2] {
+        let cell = LazySet::compiled(RegexSet::new(p).unwrap());
         [cell.clone(), cell]
     }
 
@@ -410,19 +421,42 @@ mod tests {
     }
 
     #[test]
-    fn lines_before_a_deferred_set_is_ready_are_still_matched() {
-        let cell = Arc::new(OnceLock::new());
-        let mut s = Scanner::new(None, [Arc::new(OnceLock::new()), cell.clone()], 2);
+    fn lines_wait_for_their_set_and_are_matched_when_a_rule_can_use_them() {
+        let cell = Arc::new(LazySet::default());
+        let mut s = Scanner::new(None, [Arc::new(LazySet::default()), cell.clone()], 2);
         s.feed(b"early needle\nother\n");
         let setter = cell.clone();
-        let t = std::thread::spawn(move || {
-            setter
-                .set(RegexSet::new([r"needle", r"^late$"]).unwrap())
-                .unwrap()
-        });
+        let t =
+            std::thread::spawn(move || setter.publish(vec![r"needle".into(), r"^late$".into()]));
         s.feed(b"late\n");
+        assert!(
+            cell.ready().is_none(),
+            "nothing compiled while lines stream"
+        );
         let scan = s.finish();
         t.join().unwrap();
         assert_eq!(scan.hits[Segment::Suite as usize], vec![true, true]);
+    }
+
+    #[test]
+    fn a_set_no_rule_can_use_for_the_exit_code_is_never_compiled() {
+        let cell = Arc::new(LazySet::default());
+        cell.publish(vec![r"^Traceback".into()]);
+        let exits = Arc::new(OnceLock::new());
+        let _ = exits.set(PatternUse::OnExit(vec![1]));
+        let scanner = || {
+            let mut s = Scanner::new(None, [Arc::new(LazySet::default()), cell.clone()], 2)
+                .with_suite_pattern_use(exits.clone());
+            s.feed(b"Traceback (most recent call last):\n");
+            s
+        };
+        let passed = scanner().finish_for(Some(0), false);
+        assert!(passed.hits[Segment::Suite as usize].is_empty());
+        assert!(
+            cell.ready().is_none(),
+            "exit 0: no rule with a pattern applies"
+        );
+        let crashed = scanner().finish_for(Some(1), false);
+        assert_eq!(crashed.hits[Segment::Suite as usize], vec![true]);
     }
 }

@@ -162,6 +162,10 @@ pub struct When {
     /// The wrapper could not create its lock where the suite runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_error: Option<bool>,
+    /// More than one end marker, or two that disagree: the suite printed
+    /// stagerun's own marker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forged_marker: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub format: Option<Vec<SuiteFormatName>>,
 }
@@ -241,6 +245,7 @@ pub struct Evidence {
     pub bailed: bool,
     pub errored: bool,
     pub state_error: bool,
+    pub forged_marker: bool,
     pub format: Option<SuiteFormatName>,
 }
 
@@ -526,6 +531,7 @@ impl RuleSet {
             .or_else(|| flag(w.deadline, ev.deadline, "remote deadline"))
             .or_else(|| flag(w.signaled, ev.signal.is_some(), "signaled"))
             .or_else(|| flag(w.state_error, ev.state_error, "state error"))
+            .or_else(|| flag(w.forged_marker, ev.forged_marker, "forged marker"))
         {
             return Some(m);
         }
@@ -606,22 +612,59 @@ fn parse_user_rules(text: &str) -> std::result::Result<RulesFile, String> {
     serde_saphyr::from_str::<RulesFile>(text).map_err(|e| yaml_error(&e))
 }
 
-/// One family's compiled sets, filled once they are built.
+/// A pattern set compiled the first time a line must be matched with it:
+/// most runs never need one (a passing suite with a quiet channel), and
+/// compiling the built-in table costs more than the rest of a trivial run.
+#[derive(Default)]
+pub struct LazySet {
+    patterns: OnceLock<Vec<String>>,
+    set: OnceLock<RegexSet>,
+}
+
+impl LazySet {
+    /// Compiled already.
+    pub fn ready(&self) -> Option<&RegexSet> {
+        self.set.get()
+    }
+
+    /// Compiles it now if nobody has (waiting for the rules to be parsed).
+    pub fn get(&self) -> &RegexSet {
+        self.set.get_or_init(|| {
+            // Only the built-in table comes here uncompiled, and it compiles
+            // in every test run; a failure would be "no rule matched".
+            compile_set(self.patterns.wait()).unwrap_or_else(|_| RegexSet::empty())
+        })
+    }
+
+    #[cfg(test)]
+    pub fn publish(&self, patterns: Vec<String>) {
+        let _ = self.patterns.set(patterns);
+    }
+
+    #[cfg(test)]
+    pub fn compiled(set: RegexSet) -> Arc<LazySet> {
+        let lazy = LazySet::default();
+        let _ = lazy.patterns.set(Vec::new());
+        let _ = lazy.set.set(set);
+        Arc::new(lazy)
+    }
+}
+
+/// One family's pattern sets, per stream.
 #[derive(Clone, Default)]
 pub struct Sets {
-    pub stderr: Arc<OnceLock<RegexSet>>,
-    pub stdout: Arc<OnceLock<RegexSet>>,
+    pub stderr: Arc<LazySet>,
+    pub stdout: Arc<LazySet>,
     /// Known as soon as the rules are parsed, long before the sets compile.
     pub pattern_use: Arc<OnceLock<PatternUse>>,
 }
 
-/// The rule set for a run. The built-in rules are known to be valid, so
-/// their pattern sets compile on a background thread while the suite
-/// starts — the suite's small family first — and the scanners buffer the
-/// first lines until a set is ready. The rules themselves (what
-/// classification reads) are ready as soon as they are parsed. A user rules
-/// file is loaded and compiled up front, so its errors stop the run before
-/// anything runs.
+/// The rule set for a run. The built-in rules are known to be valid: they
+/// are parsed on a background thread while the suite starts, and their
+/// pattern sets compile only when a line has to be matched (the scanners
+/// buffer lines until then, and drop them when the exit code shows no rule
+/// with a pattern can apply). A user rules file is loaded and compiled up
+/// front, so its errors stop the run before anything runs.
 #[derive(Clone)]
 pub struct RulesHandle {
     pub sets: [Sets; 2],
@@ -648,19 +691,15 @@ impl RulesHandle {
             .spawn(move || {
                 // Never leave waiters hanging: an impossible failure degrades
                 // to "no rule matched", which is transient, never FAILED.
-                let mut rules = RuleSet::parse(None).unwrap_or_else(|_| RuleSet {
+                let rules = RuleSet::parse(None).unwrap_or_else(|_| RuleSet {
                     rules: Vec::new(),
                     patterns: Default::default(),
                     pattern_use: [PatternUse::Always, PatternUse::Always],
                     compiled: [None, None],
                 });
                 publisher.publish_use(&rules);
-                // Classification reads the rules, not the compiled sets.
-                let _ = publisher.rules.set(rules.clone());
-                for family in [Family::Suite, Family::Channel] {
-                    let _ = rules.compile_family(family, None);
-                    publisher.publish_family(&rules, family);
-                }
+                publisher.publish_patterns(&rules);
+                let _ = publisher.rules.set(rules);
             });
         if spawned.is_err() {
             return RulesHandle::ready(RuleSet::builtin());
@@ -691,13 +730,26 @@ impl RulesHandle {
         }
     }
 
+    fn publish_patterns(&self, rules: &RuleSet) {
+        for family in FAMILIES {
+            let (p, sets) = (
+                &rules.patterns[family as usize],
+                &self.sets[family as usize],
+            );
+            let _ = sets.stderr.patterns.set(p.stderr.clone());
+            let _ = sets.stdout.patterns.set(p.stdout.clone());
+        }
+    }
+
     fn publish_family(&self, rules: &RuleSet, family: Family) {
         let (e, o) = rules.compiled[family as usize]
             .clone()
             .unwrap_or_else(|| (RegexSet::empty(), RegexSet::empty()));
         let sets = &self.sets[family as usize];
-        let _ = sets.stderr.set(e);
-        let _ = sets.stdout.set(o);
+        let _ = sets.stderr.patterns.set(Vec::new());
+        let _ = sets.stdout.patterns.set(Vec::new());
+        let _ = sets.stderr.set.set(e);
+        let _ = sets.stdout.set.set(o);
     }
 
     /// Waits for the rules if they are still loading.

@@ -48,8 +48,13 @@ fn verdict(args: &GateArgs) -> Result<(crate::exit::Verdict, String)> {
     if marker.exists() {
         let why = std::fs::read_to_string(&marker).unwrap_or_default();
         let why = why.lines().next().unwrap_or("").trim();
+        let why = if why.is_empty() {
+            String::new()
+        } else {
+            format!(" ({why})")
+        };
         return Err(Error::Hold(format!(
-            "gate: the last run could not record its verdict ({why}); {} is not current",
+            "gate: the last run could not record its verdict{why}; {} is not current",
             path.display()
         )));
     }

@@ -225,3 +225,38 @@ fn durations_read_humanly() {
     assert_eq!(s.grace.0.as_millis(), 500);
     assert_eq!(s.deadline.unwrap().0.as_secs(), 5400);
 }
+
+#[test]
+fn exec_options_that_take_the_suite_out_of_supervision_are_refused() {
+    for bad in [
+        "-d",
+        "--detach",
+        "-it",
+        "-t",
+        "--tty",
+        "-i",
+        "--interactive",
+        "-dit",
+        "--detach-keys=ctrl-x",
+    ] {
+        let err = Case::new(None)
+            .env("ORCH_STAGING_RUNNER_DOCKER_OPTIONS", bad)
+            .load()
+            .unwrap_err();
+        assert_eq!(err.code(), crate::exit::CONFIG, "{bad}");
+        assert!(err.to_string().contains("supervision"), "{bad}: {err}");
+    }
+    for good in [
+        "--user=app",
+        "-e",
+        "--env=A=1",
+        "-u",
+        "--workdir=/srv",
+        "-w",
+    ] {
+        let s = Case::new(None)
+            .env("ORCH_STAGING_RUNNER_DOCKER_OPTIONS", good)
+            .load();
+        assert!(s.is_ok(), "{good}: {:?}", s.err());
+    }
+}

@@ -358,12 +358,35 @@ impl Value for ExecOptions {
     }
 }
 
+/// Options that take the suite out of our hands: a detached exec runs it
+/// unsupervised (no end marker, no stop, a busy work item for the whole
+/// remote deadline); a TTY merges its streams and an open stdin hangs it.
+fn takes_the_suite_away(o: &str) -> bool {
+    let name = o.split('=').next().unwrap_or(o);
+    if let Some(long) = name.strip_prefix("--") {
+        return matches!(long, "detach" | "detach-keys" | "interactive" | "tty");
+    }
+    // A cluster of short flags, `-it`, up to the first that takes a value.
+    name.strip_prefix('-').is_some_and(|cluster| {
+        cluster
+            .chars()
+            .take_while(|c| matches!(c, 'd' | 'i' | 't'))
+            .next()
+            .is_some()
+    })
+}
+
 fn check_exec_options(items: Vec<String>) -> Result<ExecOptions, String> {
     for o in &items {
         plain(o)?;
         if !EXEC_OPT_RE.is_match(o) {
             return Err(format!(
                 "`{o}` is not an option of the form --flag or --flag=value"
+            ));
+        }
+        if takes_the_suite_away(o) {
+            return Err(format!(
+                "`{o}` would run the suite detached, on a TTY or reading stdin, out of stagerun's supervision"
             ));
         }
     }

@@ -576,12 +576,19 @@ fn provenance(wrapped: bool, o: &Outcome) -> Provenance {
     if let Some(Marker::StateError { why }) = find(|m| matches!(m, Marker::StateError { .. })) {
         return Provenance::StateError(why.clone());
     }
-    if let Some(Marker::End { status, how, left }) = find(|m| matches!(m, Marker::End { .. })) {
-        return Provenance::Ended {
-            status: *status,
-            how: how.clone(),
-            left: left.clone(),
-        };
+    // The last end marker: the wrapper's own comes after anything the
+    // suite printed (a copy the suite forged is caught as `forged_marker`).
+    let last_end = |s: &Scan| {
+        s.markers
+            .iter()
+            .rev()
+            .find(|m| matches!(m, Marker::End { .. }))
+            .cloned()
+    };
+    if let Some(Marker::End { status, how, left }) =
+        last_end(&o.stdout).or_else(|| last_end(&o.stderr))
+    {
+        return Provenance::Ended { status, how, left };
     }
     if find(|m| matches!(m, Marker::Start { .. })).is_some() {
         return Provenance::Started;
@@ -648,6 +655,12 @@ fn classify(
         Provenance::Ended { status, how, .. } => {
             ev.exit_code = Some(*status);
             ev.deadline = how == "deadline";
+            ev.forged_marker = o.stdout.end_markers > 1
+                || o.stderr.end_markers > 1
+                || matches!(
+                    (o.stdout.end_status(), o.stderr.end_status()),
+                    (Some(a), Some(b)) if a != b
+                );
             ev.stderr_hits = o.stderr.hits[during].clone();
             ev.stdout_hits = o.stdout.hits[during].clone();
             suite_flags(&mut ev);

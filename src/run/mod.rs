@@ -38,8 +38,8 @@ fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
         dry_run(&plan)?;
         return Ok(None);
     }
-    plan.item.check_writable()?;
     let lock = WorkItemLock::acquire(&plan.item.dir, &plan.item.id)?;
+    plan.item.check_writable()?;
     plan.item.clean_stale_temp_files();
     let log = plan.item.log_path();
     registry::set_unrecorded(Some(Box::new(move || {
@@ -53,13 +53,16 @@ fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
         Some(d) => format!(", the whole run at most {}", supervise::fmt_elapsed(d.0)),
         None => String::new(),
     };
+    let each = supervise::fmt_elapsed(s.timeout.0);
+    let attempts = match plan.attempts_allowed() {
+        1 => format!("one attempt of {each}"),
+        n => format!("up to {n} attempts of {each} each"),
+    };
     crate::note!(
-        "{} [{}] via {}: up to {} attempts of {} each{budget}",
+        "{} [{}] via {}: {attempts}{budget}",
         plan.item.id,
         s.repo,
         plan.transport.label(),
-        plan.attempts_allowed(),
-        supervise::fmt_elapsed(s.timeout.0)
     );
     crate::note!("command: {}", plan.short_command());
     let ci = ci_begin(&plan);

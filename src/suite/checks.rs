@@ -7,10 +7,11 @@ use super::{Status, SuiteParser, SuiteReport};
 use regex::bytes::{Regex, RegexBuilder};
 use std::sync::LazyLock;
 
-/// An id like the default one, then a failure word, in any case, after
-/// optional indentation or a bullet.
+/// An id like the default one, then a failure word, in any case, anywhere
+/// in the line: after indentation, a bullet, a timestamp or a logger's
+/// prefix (`[INFO] C4 FAIL db`) it is still a failing check to a reader.
 static NEAR_MISS: LazyLock<Regex> = LazyLock::new(|| {
-    RegexBuilder::new(r"^[\s*>#|:-]*(C[0-9]+[a-z]?)\s*[:.\-]?\s+(FAIL|FAILED|FAILURE|FAILING|ERROR|ERRORED|ERR)\b")
+    RegexBuilder::new(r"(?:^|[^A-Za-z0-9_])(C[0-9]+[a-z]?)\s*[:.\-]?\s+(FAIL|FAILED|FAILURE|FAILING|ERROR|ERRORED|ERR)\b")
         .case_insensitive(true)
         .unicode(false)
         .build()
@@ -80,14 +81,43 @@ impl ChecksParser {
     }
 }
 
-impl SuiteParser for ChecksParser {
-    fn line(&mut self, shown: &[u8], overwritten: &[Vec<u8>]) {
-        // A FAIL that was overwritten on screen still counts.
-        for seg in overwritten {
-            if let Some((_, Status::Fail, _)) = parse(&self.pattern, seg) {
-                self.report.failing = true;
-            }
+/// Bytes a terminal or an editor shows as a line break, or not at all,
+/// inside one `\n`-terminated line: NUL and the other C0 controls but tab,
+/// DEL, NEL, and the Unicode line and paragraph separators.
+fn hidden_break_at(line: &[u8], i: usize) -> Option<usize> {
+    match line[i] {
+        b'\t' => None,
+        0x00..=0x1f | 0x7f => Some(1),
+        0xc2 if line.get(i + 1) == Some(&0x85) => Some(2),
+        0xe2 if line.get(i + 1) == Some(&0x80) && matches!(line.get(i + 2), Some(0xa8 | 0xa9)) => {
+            Some(3)
         }
+        _ => None,
+    }
+}
+
+/// The line's parts between hidden breaks; one part for an ordinary line.
+fn parts(line: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < line.len() {
+        match hidden_break_at(line, i) {
+            Some(n) => {
+                out.push(&line[start..i]);
+                i += n;
+                start = i;
+            }
+            None => i += 1,
+        }
+    }
+    out.push(&line[start..]);
+    out.retain(|p| !p.is_empty());
+    out
+}
+
+impl ChecksParser {
+    /// One visible line: a check, a near miss, or neither.
+    fn part(&mut self, shown: &[u8]) {
         match parse(&self.pattern, shown) {
             Some((id, status, detail)) => {
                 self.report.results += 1;
@@ -98,6 +128,21 @@ impl SuiteParser for ChecksParser {
             }
             None if near_miss(shown, self.loose.as_ref()) => self.report.note_near_miss(shown),
             None => {}
+        }
+    }
+}
+
+impl SuiteParser for ChecksParser {
+    fn line(&mut self, shown: &[u8], overwritten: &[Vec<u8>]) {
+        // A FAIL that was overwritten on screen still counts.
+        for seg in overwritten {
+            if let Some((_, Status::Fail, _)) = parse(&self.pattern, seg) {
+                self.report.failing = true;
+            }
+        }
+        // `C1 PASS ok\0C2 FAIL x` is two checks to whoever reads it.
+        for part in parts(shown) {
+            self.part(part);
         }
     }
 
@@ -142,6 +187,18 @@ mod tests {
             b"  C2 FAIL indented",
             b"C2: ERROR boom",
             b"- C2 Failure",
+            b"2026-01-01T00:00:00Z C4 FAIL db",
+            b"[INFO] C4 FAIL db",
+            b"check C4 FAIL db",
+            b"@@C4 FAIL hidden",
+            b"@@stagerun:zzz:end:0:ok:none@@C4 FAIL hidden",
+            b"C1 PASS ok\x00C2 FAIL after nul",
+            b"C4 PASS\x0bC5 FAIL",
+            b"C4 PASS\x0cC5 FAIL",
+            b"C4 PASS\xc2\x85C5 FAIL",
+            b"C4 PASS\xe2\x80\xa8C5 FAIL",
+            b"C4 PASS\x08\x08\x08\x08FAIL",
+            b"C4 FAIL\x08\x08\x08\x08PASS",
         ] {
             let r = feed(&[l]);
             assert!(
@@ -154,6 +211,8 @@ mod tests {
             &b"C1 PASS ok"[..],
             b"checking C2 later",
             b"C2 PASS no failures",
+            b"C2 PASS\ttabs are fine",
+            b"ABC2 FAIL is not a check id",
         ] {
             let r = feed(&[l]);
             assert!(

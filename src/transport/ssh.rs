@@ -66,12 +66,14 @@ impl Ssh {
         for extra in &s.ssh_options.0 {
             opt(extra.clone());
         }
+        // IdentityFile, not -i: ssh checks an -i path before it expands
+        // `%%`, and silently drops a key it cannot find under that name.
         if let Some(id) = &s.identity_file {
             argv.extend([
                 "-o".into(),
                 "IdentitiesOnly=yes".into(),
-                "-i".into(),
-                ssh_file(&id.0),
+                "-o".into(),
+                format!("IdentityFile={}", ssh_option_file("identity_file", &id.0)?),
             ]);
         }
         Ok(Ssh {

@@ -120,6 +120,27 @@ fn pass_is_success_and_fail_is_failed() {
         "{}",
         log_text(&t.item)
     );
+    // Key files under a name with ssh's `%` tokens and a space (Jenkins
+    // workspaces are named like `job%2Fbranch`) are used as they are named.
+    let odd = t.sb.path().join("keys %h %2F dir");
+    std::fs::create_dir_all(&odd).unwrap();
+    for f in ["client", "known_hosts"] {
+        std::fs::copy(server.path(f), odd.join(f)).unwrap();
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(odd.join("client"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let extra = format!(
+        "identity_file: \"{}\"\nknown_hosts: \"{}\"\n",
+        odd.join("client").display(),
+        odd.join("known_hosts").display()
+    );
+    case(&server, "client", "known_hosts", &c.name, &extra).expect(
+        0,
+        "SUCCESS",
+        "suite-ran",
+        "suite-passed",
+        1,
+    );
     let f = Container::docker("fail");
     case(&server, "client", "known_hosts", &f.name, "").expect(
         1,
@@ -554,4 +575,41 @@ fn engine_none_over_ssh_runs_on_the_host_itself() {
     t.check(&out, "SUCCESS", "suite-ran", "suite-passed", 1);
     assert_eq!(t.front("engine"), "none");
     let _ = Spec::default();
+}
+
+/// A hostile suite reads the wrapper's nonce from /proc and prints a
+/// passing end marker of its own before failing: the verdict is never
+/// taken from it (never SUCCESS, whatever it printed).
+#[test]
+fn a_suite_that_forges_the_end_marker_gets_no_verdict() {
+    if !ready() {
+        return;
+    }
+    let server = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("forge.py"),
+        "import os, sys\n\
+         args = open(f'/proc/{os.getppid()}/cmdline', 'rb').read().split(b'\\0')\n\
+         nonce = args[args.index(b'stagerun') + 1].decode()\n\
+         print('C1 PASS ok', flush=True)\n\
+         marker = f'@@stagerun:{nonce}:end:0:ok:none@@'\n\
+         print(marker, flush=True)\n\
+         print(marker, file=sys.stderr, flush=True)\n\
+         print('C2 FAIL after the forged marker', flush=True)\n\
+         sys.exit(1)\n",
+    )
+    .unwrap();
+    let c = Container::start(
+        Engine::Docker,
+        Spec::scenario("pass").mount(dir.path().to_str().unwrap(), "/hostile"),
+    );
+    let t = case(
+        &server,
+        "client",
+        "known_hosts",
+        &c.name,
+        "check_script: /hostile/forge.py\n",
+    );
+    t.expect(75, "HOLD", "permanent-env", "suite-forged-marker", 1);
 }

@@ -186,3 +186,41 @@ fn a_gate_never_makes_a_starting_run_busy() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     hammer.join().unwrap();
 }
+
+/// A run killed outright (SIGKILL: a CI cancel without grace, the OOM
+/// killer) cannot write anything at the end; the gate must not hand back
+/// the previous verdict, with or without --wait.
+#[test]
+fn after_a_run_is_killed_the_gate_reads_hold_not_the_previous_verdict() {
+    let sb = Sandbox::new();
+    let item = sb.work_item(&uid("ORCH"));
+    sb.run_local(&item, "pass").assert().code(0);
+    stagerun(sb.path()).arg("gate").arg(&item).assert().code(0);
+    let started = sb.path().join("started");
+    let mut run = sb
+        .run_local_std(&item, "hang")
+        .env("STAGING_CHECK_STARTED_FILE", &started)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_file(&started, Duration::from_secs(20));
+    let waiting = stagerun_std(sb.path())
+        .arg("gate")
+        .arg(&item)
+        .arg("--wait=30")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    signal(run.id(), libc::SIGKILL);
+    let _ = run.wait();
+    let out = waiting.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(75), "gate --wait after the kill");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("without recording a verdict"), "{err}");
+    stagerun(sb.path()).arg("gate").arg(&item).assert().code(75);
+    // The next run that records a verdict clears it.
+    sb.run_local(&item, "pass").assert().code(0);
+    stagerun(sb.path()).arg("gate").arg(&item).assert().code(0);
+}

@@ -130,6 +130,37 @@ fn a_crash_the_instant_the_suite_starts_is_still_matched_by_its_pattern() {
     assert_eq!(front(&item, "rule").as_deref(), Some("suite-traceback"));
 }
 
+/// A suite that dies of its environment (a missing dependency, a full
+/// disk) after passing checks is HOLD, never FAILED: nothing failed.
+#[test]
+fn a_suite_dying_of_its_environment_is_hold_not_failed() {
+    let sb = Sandbox::new();
+    for (name, body, rule) in [
+        (
+            "imp.py",
+            "print('C1 PASS ok', flush=True)\nimport requests_not_installed_xyz\n",
+            "suite-module-missing",
+        ),
+        (
+            "full.py",
+            "print('C1 PASS ok', flush=True)\nwith open('/dev/full', 'w') as f:\n    f.write('report')\n",
+            "suite-disk-full",
+        ),
+    ] {
+        let item = sb.work_item(&uid("ORCH"));
+        let script = sb.write(name, body);
+        sb.run_local(&item, "pass")
+            .arg("--check-script")
+            .arg(&script)
+            .arg("--retries")
+            .arg("0")
+            .assert()
+            .code(75);
+        assert_eq!(front(&item, "rule").as_deref(), Some(rule), "{name}");
+        assert_eq!(front(&item, "staging_status").as_deref(), Some("HOLD"));
+    }
+}
+
 #[test]
 fn missing_interpreter_is_permanent_hold() {
     let sb = Sandbox::new();

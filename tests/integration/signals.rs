@@ -19,13 +19,19 @@ fn spawn(sb: &Sandbox, item: &std::path::Path, scenario: &str, env: &[(&str, &st
 }
 
 #[test]
-fn sigterm_sigint_sighup_usr1_alrm_stop_the_suite_and_write_an_interrupted_hold() {
+fn every_signal_that_would_kill_stagerun_stops_the_suite_and_writes_an_interrupted_hold() {
     for sig in [
         libc::SIGTERM,
         libc::SIGINT,
         libc::SIGHUP,
         libc::SIGUSR1,
         libc::SIGALRM,
+        libc::SIGXCPU,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGPWR,
+        libc::SIGRTMIN(),
+        libc::SIGRTMAX(),
     ] {
         let sb = Sandbox::new();
         let item = sb.work_item(&uid("ORCH"));
@@ -247,4 +253,47 @@ fn sigkill_of_stagerun_kills_the_suite_and_the_next_run_stops_what_is_left() {
     for pid in &pids {
         assert!(!alive(*pid), "pid {pid} survived into the next run");
     }
+}
+
+/// A file-size limit (`ulimit -f`) must not kill stagerun with SIGXFSZ
+/// mid-write: the write fails, the verdict is marked unrecorded, the
+/// gate reads HOLD, and --json still prints its object.
+#[test]
+fn a_file_size_limit_is_an_unrecorded_hold_not_a_death_by_sigxfsz() {
+    let sb = Sandbox::new();
+    let item = sb.work_item(&uid("ORCH"));
+    sb.run_local(&item, "pass").assert().code(0);
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -f 1 && exec \"$0\" \"$@\"")
+        .arg(bin())
+        .args(["run"])
+        .arg(&item)
+        .args([
+            "--repo",
+            "orch-core",
+            "--transport",
+            "local",
+            "--no-push",
+            "--json",
+        ])
+        .env("ORCH_STAGING_RUNNER_CHECK_SCRIPT", check_script())
+        .env("STAGING_CHECK_SCENARIO", "fail")
+        .env("STAGING_CHECK_PAD", "x".repeat(4000))
+        .current_dir(sb.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    let v = json(&out.stdout);
+    assert_eq!(v["verdict"], "HOLD", "{v}");
+    assert_eq!(v["outcome"], "unrecorded", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("FAILED could not be recorded"),
+        "{v}"
+    );
+    stagerun(sb.path()).arg("gate").arg(&item).assert().code(75);
 }
