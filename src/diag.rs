@@ -24,10 +24,14 @@ const DIAG_BACKLOG: usize = 64 << 20;
 /// At exit, live echo gets this long to reach a slow reader before the rest
 /// is dropped; results and diagnostics are always waited for.
 pub const ECHO_DRAIN: Duration = Duration::from_secs(10);
+/// After the suite, its queued echo gets this long before the verdict.
+const ECHO_CATCH_UP: Duration = Duration::from_secs(2);
 
 struct Chunk {
     bytes: Vec<u8>,
     droppable: bool,
+    /// The suite's output (not a status line).
+    echo: bool,
 }
 
 #[derive(Default)]
@@ -48,6 +52,10 @@ static QUEUES: [OnceLock<&'static Queue>; 2] = [OnceLock::new(), OnceLock::new()
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// A transient status line is on stderr; the next output erases it first.
 static STATUS_SHOWN: AtomicBool = AtomicBool::new(false);
+/// The suite's echo last stopped mid-line (its output had no newline yet,
+/// or the rest was dropped): our next line starts on a fresh one, so a
+/// verdict never hides at the end of a suite line (`2>&1` shares a pipe).
+static ECHO_MID_LINE: AtomicBool = AtomicBool::new(false);
 
 fn queue(stream: Stream) -> &'static Queue {
     let slot = match stream {
@@ -105,7 +113,13 @@ impl Queue {
             if STATUS_SHOWN.swap(false, Ordering::SeqCst) {
                 let _ = raw_write(Stream::Err, b"\r\x1b[2K");
             }
+            if !chunk.droppable && ECHO_MID_LINE.swap(false, Ordering::SeqCst) {
+                let _ = raw_write(self.stream, b"\n");
+            }
             let ok = raw_write(self.stream, &chunk.bytes).is_ok();
+            if chunk.echo {
+                ECHO_MID_LINE.store(!chunk.bytes.ends_with(b"\n"), Ordering::SeqCst);
+            }
             let mut s = self.lock();
             s.in_flight = false;
             if !ok {
@@ -119,6 +133,10 @@ impl Queue {
     }
 
     fn push(&self, bytes: Vec<u8>, droppable: bool) -> bool {
+        self.push_chunk(bytes, droppable, false)
+    }
+
+    fn push_chunk(&self, bytes: Vec<u8>, droppable: bool, echo: bool) -> bool {
         let mut s = self.lock();
         if s.closed {
             return false;
@@ -135,7 +153,11 @@ impl Queue {
             return false;
         }
         s.queued += bytes.len();
-        s.chunks.push_back(Chunk { bytes, droppable });
+        s.chunks.push_back(Chunk {
+            bytes,
+            droppable,
+            echo,
+        });
         self.cv.notify_all();
         true
     }
@@ -159,6 +181,23 @@ impl Queue {
             s = self
                 .cv
                 .wait_timeout(s, slice)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// Waits until no chunk is being written (the one a slow reader holds
+    /// up must finish before our lines go to a pipe it may share).
+    fn wait_idle(&self, until: Instant, signals_before: usize) {
+        let mut s = self.lock();
+        while s.in_flight && !s.closed {
+            let now = Instant::now();
+            if now >= until || crate::signals::count() > signals_before {
+                return;
+            }
+            s = self
+                .cv
+                .wait_timeout(s, (until - now).min(Duration::from_millis(50)))
                 .unwrap_or_else(|p| p.into_inner())
                 .0;
         }
@@ -189,7 +228,7 @@ pub fn write(stream: Stream, bytes: &[u8]) {
 /// Live echo of the suite's output: dropped (and counted) when the reader
 /// lags by more than a few MiB.
 pub fn echo(stream: Stream, bytes: &[u8]) {
-    queue(stream).push(bytes.to_vec(), true);
+    queue(stream).push_chunk(bytes.to_vec(), true, true);
 }
 
 /// Bytes of live echo that never reached the terminal.
@@ -212,6 +251,24 @@ pub fn clear_status() {
     if STATUS_SHOWN.load(Ordering::SeqCst) {
         write(Stream::Err, b"\r\x1b[2K");
         STATUS_SHOWN.store(false, Ordering::SeqCst);
+    }
+}
+
+/// When the suite is over: the echo still queued gets a moment to reach a
+/// slow reader, then is dropped (and counted), so the verdict lines that
+/// follow are the last thing the reader sees, not buried under a backlog
+/// of suite output (the log keeps the tail).
+pub fn end_echo(signals_before: usize) {
+    let until = Instant::now() + ECHO_CATCH_UP;
+    let queues = || [Stream::Out, Stream::Err].map(|s| QUEUES[s as usize].get());
+    for q in queues().into_iter().flatten() {
+        if !q.drain(Some(until), signals_before) {
+            q.drop_echo();
+        }
+    }
+    let until = Instant::now() + ECHO_DRAIN;
+    for q in queues().into_iter().flatten() {
+        q.wait_idle(until, signals_before);
     }
 }
 

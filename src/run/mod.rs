@@ -21,11 +21,17 @@ use plan::Plan;
 
 /// Runs and reports; every exit path ends in the sinks with one exit code.
 pub fn run(args: &RunArgs) -> u8 {
-    let report = match execute(args) {
+    let signals_before = crate::signals::count();
+    let mut report = match execute(args) {
         Ok(Some(r)) => r,
         Ok(None) => return crate::exit::SUCCESS,
         Err(e) => RunReport::from_error(&e),
     };
+    // The verdict is recorded; now its lines go out after the suite's.
+    crate::diag::end_echo(signals_before);
+    if let Some(d) = report.run.as_mut() {
+        d.live_output_dropped_bytes = crate::diag::echo_dropped();
+    }
     emit(args, &report);
     report.exit_code
 }

@@ -18,17 +18,40 @@ pub fn stop(plan: &Plan, session: Option<&mut Session>, nonce: &str) -> Cleanup 
         Some(s) => s.alive().then(|| s.control.clone()),
         None => None,
     };
+    let grace = plan.settings.grace.0;
+    if let Some(control) = control {
+        // A master that answers `-O check` can still have a stalled channel
+        // (a stopped sshd session): give it the grace and a little more,
+        // then stop over a new connection.
+        match stop_via(plan, nonce, Some(&control), grace + Duration::from_secs(5)) {
+            Cleanup::Failed(why) => {
+                crate::note!(
+                    "remote stop through the shared connection failed ({why}); trying a new connection"
+                );
+            }
+            done => return done,
+        }
+    }
+    let limit = plan.settings.connect_timeout.0 + grace + Duration::from_secs(10);
+    stop_via(plan, nonce, None, limit)
+}
+
+fn stop_via(
+    plan: &Plan,
+    nonce: &str,
+    control: Option<&std::path::Path>,
+    limit: Duration,
+) -> Cleanup {
     let cmd = wrapper::stop(
         nonce,
         &plan.settings.remote_state_dir.0,
         &plan.item.id,
         plan.settings.grace.0,
     );
-    let argv = match plan.transport.argv(cmd, control.as_deref()) {
+    let argv = match plan.transport.argv(cmd, control) {
         Ok(a) => a,
         Err(e) => return Cleanup::Failed(e.to_string()),
     };
-    let limit = plan.settings.connect_timeout.0 + plan.settings.grace.0 + Duration::from_secs(10);
     let mut helper = Helper::new(argv, limit);
     // The signal that asked for this stop must not cut it short; another one may.
     helper.signals_since = Some(crate::signals::count());

@@ -169,6 +169,7 @@ pub fn decide(
     let mut reason = last.reason.clone();
     if last.class == Class::TransientInfra {
         match stop {
+            Some(Stop::Budget) if retries == 0 => reason.push_str(" (no retries configured)"),
             Some(Stop::Budget) => reason.push_str(&format!(" (retry budget of {retries} spent)")),
             Some(Stop::Deadline) => reason.push_str(" (the run's deadline left no time to retry)"),
             Some(Stop::CleanupFailed) => reason

@@ -137,6 +137,16 @@ mod shells {
         deadline: &str,
         suite: &[&str],
     ) -> (Option<i32>, String, String) {
+        run_with_grace(shell, state, deadline, "1", suite)
+    }
+
+    fn run_with_grace(
+        shell: &[String],
+        state: &std::path::Path,
+        deadline: &str,
+        grace: &str,
+        suite: &[&str],
+    ) -> (Option<i32>, String, String) {
         let mut argv = vec!["setsid".to_string()];
         argv.extend(shell.iter().cloned());
         argv.extend([
@@ -147,7 +157,7 @@ mod shells {
             state.display().to_string(),
             "ORCH-1".into(),
             deadline.into(),
-            "1".into(),
+            grace.into(),
             String::new(),
         ]);
         argv.extend(suite.iter().map(|s| s.to_string()));
@@ -196,6 +206,38 @@ mod shells {
             assert!(
                 out.contains(":end:") && out.contains(":deadline:none@@"),
                 "{shell:?} {code:?}: {out}"
+            );
+        }
+    }
+
+    /// The grace timer started at the deadline is cancelled once the suite
+    /// is gone: nothing of the wrapper outlives it.
+    #[test]
+    fn the_grace_timer_does_not_outlive_the_wrapper() {
+        let sleeping = |arg: &str| {
+            std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+                .filter(|c| c.starts_with(b"sleep\0") && c.ends_with(format!("{arg}\0").as_bytes()))
+                .count()
+        };
+        for (i, shell) in shells().into_iter().enumerate() {
+            let t = tempfile::tempdir().unwrap();
+            let grace = format!("4.{}{}", std::process::id() % 97, i);
+            let start = std::time::Instant::now();
+            // The output ends when the last holder of the pipe is gone.
+            let (_, out, _) = run_with_grace(&shell, t.path(), "0.3", &grace, &["sleep", "30"]);
+            assert!(out.contains(":deadline:none@@"), "{shell:?}: {out}");
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(3),
+                "{shell:?}: something held the output for the whole grace ({:?})",
+                start.elapsed()
+            );
+            assert_eq!(
+                sleeping(&grace),
+                0,
+                "{shell:?}: the grace timer is still running"
             );
         }
     }

@@ -115,6 +115,7 @@ echo "$me $pg" > "$L/owner"
 wd=$!
 how=ok
 ph=0
+gt=
 while :; do
   e=
   wait $p
@@ -124,11 +125,17 @@ while :; do
     [ "$e" = t ] && how=deadline || how=stopped
     ph=1
     sig TERM
+    # the grace: a timer like the deadline's, which we cancel (USR1) once
+    # the suite is gone, so it never outlives us
     (
       trap '' TERM
-      sleep "$g"
-      kill -ALRM $$
+      # its sleep inherits the ignored TERM: KILL it
+      trap 'kill -9 $w 2>/dev/null; exit' USR1
+      sleep "$g" &
+      w=$!
+      wait $w && kill -ALRM $$
     ) 2> /dev/null &
+    gt=$!
   elif [ "$e" = t ]; then
     sig KILL
   fi
@@ -136,6 +143,10 @@ done
 trap '' TERM
 kill $wd 2>/dev/null
 wait $wd 2>/dev/null
+if [ -n "$gt" ]; then
+  kill -USR1 $gt 2>/dev/null
+  wait $gt 2>/dev/null
+fi
 # what the suite left behind in its group gets TERM, the grace, then KILL
 left=
 if lv; then

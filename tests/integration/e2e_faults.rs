@@ -148,6 +148,58 @@ fn a_stalled_host_is_a_hold_named_by_ssh_not_unknown() {
     assert!(left.is_empty(), "left in the container: {left:?}");
 }
 
+/// The timeout fires while the session is stalled and before ssh's
+/// keep-alive gives up: the stop through the stalled master cannot answer,
+/// so it goes over a new connection and is confirmed, in bounded time.
+#[test]
+fn a_timeout_during_a_stalled_session_stops_the_suite_over_a_new_connection() {
+    if !ready() {
+        return;
+    }
+    let server = Sshd::start();
+    let sb = Sandbox::new();
+    let dir = suites(&sb);
+    let c = Container::start(
+        Engine::Docker,
+        Spec::scenario("pass").mount(&dir, "/suites"),
+    );
+    let t = case(
+        &server,
+        "client",
+        "known_hosts",
+        &c.name,
+        "check_script: /suites/started_then_hang.py\nserver_alive_interval: 60\ninfra_retries: 0\ntimeout: 4\n",
+    );
+    let start = std::time::Instant::now();
+    let mut run = t
+        .std()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_started(&c, &t.id);
+    let stopped = server.session_pids();
+    for p in &stopped {
+        signal(*p as u32, libc::SIGSTOP);
+    }
+    let (code, err) = wait_exit(&mut run, Duration::from_secs(90));
+    let took = start.elapsed();
+    for p in &stopped {
+        signal(*p as u32, libc::SIGCONT);
+    }
+    assert_eq!(code, 75, "{err}");
+    assert_eq!(
+        t.front("remote_cleanup"),
+        "confirmed",
+        "{}",
+        log_text(&t.item)
+    );
+    assert!(err.contains("trying a new connection"), "{err}");
+    assert!(took < Duration::from_secs(30), "took {took:?}: {err}");
+    let left = c.none_left(&t.id, Duration::from_secs(10));
+    assert!(left.is_empty(), "left in the container: {left:?}");
+}
+
 #[test]
 fn a_failing_suite_with_infrastructure_looking_stderr_is_failed_once() {
     if !ready() {

@@ -71,6 +71,51 @@ fn a_stalled_or_slow_reader_never_turns_failed_into_success() {
     }
 }
 
+/// stdout and stderr into one slow pipe (`2>&1 | (sleep; cat)`, a CI log
+/// collector): the verdict is the last thing the reader sees, not buried
+/// under megabytes of suite output queued before it.
+#[test]
+fn the_verdict_is_the_last_thing_a_slow_reader_sees() {
+    let sb = Sandbox::new();
+    let script = sb.write(
+        "flood_then_fail.py",
+        "import sys\nprint('C1 PASS early', flush=True)\nline = 'y' * 99 + '\\n'\nfor i in range(30000):\n    sys.stdout.write(line)\nprint('C2 FAIL late failure', flush=True)\nsys.exit(1)\n",
+    );
+    let item = sb.work_item(&uid("ORCH"));
+    let out = Command::new("bash")
+        .current_dir(sb.path())
+        .args([
+            "-c",
+            "\"$0\" run \"$1\" --repo orch-core --transport local --no-push --check-script \"$2\" --retries 0 2>&1 | (sleep 6; cat)",
+        ])
+        .arg(bin())
+        .arg(&item)
+        .arg(&script)
+        .env_remove("CI")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    let verdict = lines
+        .iter()
+        .rposition(|l| l.starts_with("stagerun: ") && l.contains("FAILED (exit 1)"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no verdict line of its own in: {:?}",
+                &lines[lines.len().saturating_sub(5)..]
+            )
+        });
+    let after: Vec<&&str> = lines[verdict..]
+        .iter()
+        .filter(|l| l.contains("yyyy"))
+        .collect();
+    assert!(
+        after.is_empty(),
+        "suite output after the verdict: {after:?}"
+    );
+}
+
 #[test]
 fn a_closed_stdout_or_stderr_is_a_quiet_terminal_not_a_crash() {
     let sb = Sandbox::new();
@@ -301,10 +346,13 @@ fn a_full_disk_keeps_the_previous_log_and_gate_reads_hold() {
     use std::io::Write;
     while w.write_all(&[0u8; 4096]).and_then(|_| w.flush()).is_ok() {}
     drop(w);
+    // Refused before the suite runs: its verdict could not be recorded.
     sb.run_local(&item, "fail")
         .assert()
         .code(75)
-        .stderr(predicate::str::contains("could not write"));
+        .stderr(predicate::str::contains(
+            "no space left on device; nothing was run",
+        ));
     assert_eq!(
         std::fs::read_to_string(item.join("15-staging-log.md")).unwrap(),
         old
