@@ -613,3 +613,127 @@ fn a_suite_that_forges_the_end_marker_gets_no_verdict() {
     );
     t.expect(75, "HOLD", "permanent-env", "suite-forged-marker", 1);
 }
+
+/// `connection_persist`: preflight, run and gate of one pipeline pay one
+/// ssh handshake; a master killed behind our back is replaced (and said);
+/// `stagerun disconnect` closes it.
+#[test]
+fn a_persisted_connection_serves_a_whole_pipeline_with_one_handshake() {
+    if !ready() {
+        return;
+    }
+    let server = Sshd::start();
+    let c = Container::docker("pass");
+    let t = case(
+        &server,
+        "client",
+        "known_hosts",
+        &c.name,
+        "connection_persist: 60s\n",
+    );
+    let masters = || {
+        processes_matching("ControlPersist=")
+            .into_iter()
+            .filter(|p| p.contains(&format!("-p {}", server.port)))
+            .collect::<Vec<_>>()
+    };
+    stagerun(t.sb.path())
+        .args(["preflight", "--repo", "orch-core"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("opened a shared ssh master"));
+    let out = t.expect(0, "SUCCESS", "suite-ran", "suite-passed", 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("reusing the shared ssh master"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stagerun(t.sb.path())
+        .arg("gate")
+        .arg(&t.item)
+        .assert()
+        .code(0);
+    assert_eq!(server.logins(), 1, "{}", server.log());
+    assert_eq!(masters().len(), 1, "the master outlives the invocations");
+
+    // Killed behind our back: the socket is stale; the next run opens a
+    // fresh master and the verdict is unaffected.
+    for m in masters() {
+        let pid: u32 = m.split_whitespace().next().unwrap().parse().unwrap();
+        signal(pid, libc::SIGKILL);
+    }
+    let out = t.expect(0, "SUCCESS", "suite-ran", "suite-passed", 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not answer; opening a fresh one"), "{err}");
+    assert_eq!(server.logins(), 2, "{}", server.log());
+
+    stagerun(t.sb.path())
+        .args(["disconnect", "--repo", "orch-core"])
+        .assert()
+        .code(0);
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while !masters().is_empty() && std::time::Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(masters().is_empty(), "disconnect left {:?}", masters());
+}
+
+/// `run --preflight`: the steps run over the run's own connection and are
+/// recorded in the log; a failing step is a HOLD and the suite never runs.
+#[test]
+fn run_with_preflight_records_the_steps_and_stops_at_a_failing_one() {
+    if !ready() {
+        return;
+    }
+    let server = Sshd::start();
+    let c = Container::docker("pass");
+    let t = case(&server, "client", "known_hosts", &c.name, "");
+    let out = t
+        .cmd()
+        .arg("--preflight")
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let log = log_text(&t.item);
+    assert!(log.contains("## Preflight"), "{log}");
+    assert!(log.contains("| check script present | ok |"), "{log}");
+    assert_eq!(t.front("staging_status"), "SUCCESS");
+    assert_eq!(
+        server.logins(),
+        1,
+        "preflight and suite share one connection"
+    );
+    drop(out);
+
+    let missing = case(
+        &server,
+        "client",
+        "known_hosts",
+        &c.name,
+        "check_script: /staging/nope.py\n",
+    );
+    let started = c.processes_matching(&missing.id);
+    assert!(started.is_empty());
+    let out = missing
+        .cmd()
+        .arg("--preflight")
+        .assert()
+        .code(75)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    let log = log_text(&missing.item);
+    assert_eq!(missing.front("staging_status"), "HOLD", "{log}");
+    assert!(log.contains("## Preflight"), "{log}");
+    assert_eq!(
+        missing.front("attempts"),
+        "[]",
+        "the suite never ran: {log}\n{err}"
+    );
+    assert_eq!(missing.front("rule"), "preflight-check-script-present");
+    assert!(
+        missing.front("reason").contains("the suite was not run"),
+        "{log}"
+    );
+}
