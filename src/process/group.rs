@@ -93,6 +93,63 @@ pub fn terminate(pgid: i32, grace: Duration, hurry: &dyn Fn() -> bool) -> bool {
     alive(pgid)
 }
 
+/// The environment variable that tags an attempt's processes: whatever
+/// the suite starts inherits it, also a daemon that left its group.
+pub const TAG_VAR: &str = "STAGERUN_RUN";
+
+/// Live processes (other than us) whose environment carries `TAG_VAR=tag`.
+pub fn tagged(tag: &str) -> Vec<i32> {
+    let needle = format!("{TAG_VAR}={tag}");
+    let me = std::process::id() as i32;
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|v| v == needle.as_bytes()))
+        })
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| state_and_group(&s).map(|(st, _)| st != "Z" && st != "X"))
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+/// Stops what escaped the group but carries the attempt's tag (a daemon
+/// that called setsid twice): TERM, a short grace, KILL. Returns how many
+/// were found, and whether any is still alive.
+pub fn stop_tagged(tag: &str, grace: Duration) -> (usize, bool) {
+    let found = tagged(tag);
+    if found.is_empty() {
+        return (0, false);
+    }
+    let send = |pids: &[i32], sig| {
+        for &pid in pids {
+            // SAFETY: kill on a pid we just read; ESRCH is fine.
+            unsafe {
+                libc::kill(pid, sig);
+            }
+        }
+    };
+    send(&found, libc::SIGTERM);
+    let until = Instant::now() + grace;
+    while Instant::now() < until && !tagged(tag).is_empty() {
+        std::thread::sleep(POLL);
+    }
+    send(&tagged(tag), libc::SIGKILL);
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until && !tagged(tag).is_empty() {
+        std::thread::sleep(POLL);
+    }
+    (found.len(), !tagged(tag).is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

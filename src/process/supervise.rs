@@ -39,6 +39,9 @@ pub struct Options {
     pub nonce: Option<String>,
     /// Set by the stdout scanner when the end marker arrives.
     pub end_seen: Arc<AtomicBool>,
+    /// Put in the command's environment (`STAGERUN_RUN`) and swept for
+    /// after it ends: processes that left its group still carry it.
+    pub tag: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -161,6 +164,9 @@ pub fn run(
     for (k, v) in &opts.env {
         expr = expr.env(k, v);
     }
+    if let Some(tag) = &opts.tag {
+        expr = expr.env(group::TAG_VAR, tag);
+    }
     let handle = expr.start();
     // Our copies of the pipes' write ends must close, or EOF never comes.
     drop(expr);
@@ -262,6 +268,15 @@ pub fn run(
         opts.grace.min(Duration::from_secs(1))
     };
     outcome.survivors = group::terminate(pgid, grace, &hurry);
+    if let Some(tag) = &opts.tag {
+        let (escaped, left) = group::stop_tagged(tag, grace.min(Duration::from_secs(1)));
+        if escaped > 0 {
+            crate::note!(
+                "stopped {escaped} process(es) the suite left running outside its process group"
+            );
+        }
+        outcome.survivors |= left;
+    }
     let status = match status {
         Some(s) => Some(s),
         None => match handle.wait_timeout(Duration::from_secs(5)) {

@@ -425,6 +425,9 @@ impl<'a> Runner<'a> {
             signals_since: self.signals_before,
             nonce: nonce.map(str::to_string),
             end_seen,
+            // Run directly, the suite's descendants are swept for here;
+            // wrapped, the wrapper does it where the suite runs.
+            tag: (!plan.transport.wrapped()).then(markers::nonce),
         };
         let nonce_owned = nonce.map(str::to_string);
         let recorder = &mut self.recorder;

@@ -27,6 +27,18 @@ mem() {
   done
   [ -n "$u_" ]
 }
+# e_=live processes that carry this attempt's tag in their environment: the
+# suite's descendants, also those that left its group (setsid twice, a
+# daemon); needs grep, else none are known
+esc() {
+  e_=
+  for q in $(grep -l -a -F "STAGERUN_RUN=$n" /proc/[0-9]*/environ 2>/dev/null); do
+    q=${q#/proc/}
+    q=${q%/environ}
+    [ "$q" != "$$" ] && st "$q" && e_="$e_ $q"
+  done
+  [ -n "$e_" ]
+}
 o=
 { read -r o < "$L/owner"; } 2>/dev/null
 set -- $o
@@ -44,12 +56,14 @@ lv() {
   [ -n "$pg" ] && mem "$pg" 0 && w_=$u_
   [ -n "$wg" ] && [ "$wg" != "$pg" ] && mem "$wg" 0 && w_="$w_$u_"
   st "$wp" && [ "$t_" = "$ws" ] && w_="$w_ $wp"
+  esc && w_="$w_$e_"
   [ -n "$w_" ]
 }
 k() {
   [ -n "$pg" ] && kill -"$1" -"$pg" 2>/dev/null
   [ -n "$wg" ] && kill -"$1" -"$wg" 2>/dev/null
   st "$wp" && [ "$t_" = "$ws" ] && kill -"$1" "$wp" 2>/dev/null
+  esc && kill -"$1" $e_ 2>/dev/null
 }
 if lv; then
   k TERM

@@ -121,7 +121,15 @@ mod shells {
     use super::*;
     use std::process::Command;
 
-    const N: &str = "0123456789abcdef0123456789abcdef";
+    thread_local! {
+        // Unique per test: the wrapper stops whatever carries its nonce, and
+        // the tests run side by side.
+        static NONCE: String = crate::capture::markers::nonce();
+    }
+
+    fn nonce() -> String {
+        NONCE.with(|n| n.clone())
+    }
 
     fn shells() -> Vec<Vec<String>> {
         let mut all = vec![vec!["dash".to_string()], vec!["bash".to_string()]];
@@ -153,7 +161,7 @@ mod shells {
             "-c".into(),
             WRAPPER.clone(),
             WRAPPER_ARG0.into(),
-            N.into(),
+            nonce(),
             state.display().to_string(),
             "ORCH-1".into(),
             deadline.into(),
@@ -182,11 +190,12 @@ mod shells {
             assert_eq!(code, Some(3), "{shell:?}: {err}");
             assert!(
                 out.starts_with(&format!(
-                    "@@stagerun:{N}:start:session@@\nC1 PASS\npartial@@stagerun:{N}:end:3:ok:none@@"
+                    "@@stagerun:{n}:start:session@@\nC1 PASS\npartial@@stagerun:{n}:end:3:ok:none@@",
+                    n = nonce()
                 )),
                 "{shell:?}: {out:?}"
             );
-            assert!(err.contains(&format!("@@stagerun:{N}:end:3:ok:none@@")));
+            assert!(err.contains(&format!("@@stagerun:{}:end:3:ok:none@@", nonce())));
             assert!(
                 !t.path().join("ORCH-1.lock").exists(),
                 "the lock is released"
@@ -242,6 +251,28 @@ mod shells {
         }
     }
 
+    /// A daemon that left the suite's session (setsid twice) still carries
+    /// the attempt's tag in its environment: the wrapper stops it too.
+    #[test]
+    fn a_daemon_that_left_the_suites_session_is_stopped() {
+        for (i, shell) in shells().into_iter().enumerate() {
+            let t = tempfile::tempdir().unwrap();
+            let marker = format!("77.{}{}", std::process::id() % 89, i);
+            let daemon = format!("setsid sleep {marker} > /dev/null 2>&1 < /dev/null & exit 0");
+            let (code, out, _) = run(&shell, t.path(), "30", &["sh", "-c", &daemon]);
+            assert_eq!(code, Some(0), "{shell:?}: {out}");
+            let left = std::fs::read_dir("/proc")
+                .unwrap()
+                .flatten()
+                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+                .filter(|c| {
+                    c.starts_with(b"sleep\0") && c.ends_with(format!("{marker}\0").as_bytes())
+                })
+                .count();
+            assert_eq!(left, 0, "{shell:?}: the daemon outlived the run: {out}");
+        }
+    }
+
     #[test]
     fn a_held_lock_is_busy_and_a_stale_one_is_taken_over() {
         let t = tempfile::tempdir().unwrap();
@@ -280,7 +311,7 @@ mod shells {
             "-c".into(),
             WRAPPER.clone(),
             WRAPPER_ARG0.into(),
-            N.into(),
+            nonce(),
             t.path().display().to_string(),
             "ORCH-1".into(),
             "60".into(),
@@ -325,7 +356,7 @@ mod shells {
                 .into_owned()
         };
         assert!(stop_with("ffffffffffffffffffffffffffffffff").contains(":stopped:not-running@@"));
-        assert!(stop_with(N).contains(":stopped:confirmed@@"));
+        assert!(stop_with(&nonce()).contains(":stopped:confirmed@@"));
         let _ = child.wait();
         assert!(!t.path().join("ORCH-1.lock").exists());
     }

@@ -42,9 +42,23 @@ mem() {
   done
   [ -n "$u_" ]
 }
-# true while the suite's group has a live member (u_ lists them)
+# e_=live processes that carry this attempt's tag in their environment: the
+# suite's descendants, also those that left its group (setsid twice, a
+# daemon); needs grep, else none are known
+esc() {
+  e_=
+  for q in $(grep -l -a -F "STAGERUN_RUN=$n" /proc/[0-9]*/environ 2>/dev/null); do
+    q=${q#/proc/}
+    q=${q%/environ}
+    [ "$q" != "$$" ] && st "$q" && e_="$e_ $q"
+  done
+  [ -n "$e_" ]
+}
+# true while the suite's group, or a process with its tag, lives (u_ lists them)
 lv() {
   if [ "$pg" != "$$" ]; then mem "$pg" 0; else mem "$$" "$$"; fi
+  esc && u_="$u_$e_"
+  [ -n "$u_" ]
 }
 # signal the suite: its own group, or (no setsid) our group but us
 sig() {
@@ -85,6 +99,7 @@ busy() {
   exit 75
 }
 st $$
+ws=$t_
 me="$n $$ $t_"
 lock
 echo "$me" > "$L/owner"
@@ -95,12 +110,12 @@ trap 'e=t' ALRM
 trap 'e=s' TERM HUP INT
 if command -v setsid > /dev/null 2>&1; then
   m start:session
-  setsid "$@" &
+  STAGERUN_RUN=$n setsid "$@" &
   p=$!
   pg=$p
 else
   m start:group
-  "$@" &
+  STAGERUN_RUN=$n "$@" &
   p=$!
   pg=$$
 fi
@@ -111,7 +126,7 @@ echo "$me $pg" > "$L/owner"
   sleep "$d" &
   w=$!
   wait $w && kill -ALRM $$
-) 2> /dev/null &
+) > /dev/null 2>&1 &
 wd=$!
 how=ok
 ph=0
@@ -125,38 +140,41 @@ while :; do
     [ "$e" = t ] && how=deadline || how=stopped
     ph=1
     sig TERM
-    # the grace: a timer like the deadline's, which we cancel (USR1) once
-    # the suite is gone, so it never outlives us
+    # the grace: a sleep of ours and a watcher that signals us when it
+    # ends; both are killed outright once the suite is gone (no signal
+    # race), never hold our output, never signal a pid that is not us
     (
       trap '' TERM
-      # its sleep inherits the ignored TERM: KILL it
-      trap 'kill -9 $w 2>/dev/null; exit' USR1
-      sleep "$g" &
-      w=$!
-      wait $w && kill -ALRM $$
-    ) 2> /dev/null &
+      exec sleep "$g"
+    ) > /dev/null 2>&1 &
+    gs=$!
+    (
+      trap '' TERM
+      while st $gs; do z; done
+      st $$ && [ "$t_" = "$ws" ] && kill -ALRM $$
+    ) > /dev/null 2>&1 &
     gt=$!
   elif [ "$e" = t ]; then
     sig KILL
   fi
 done
 trap '' TERM
+# (no `wait` for the deadline timer: once it has fired, bash's wait for it
+# blocks until some other child ends; its output is /dev/null anyway)
 kill $wd 2>/dev/null
-wait $wd 2>/dev/null
-if [ -n "$gt" ]; then
-  kill -USR1 $gt 2>/dev/null
-  wait $gt 2>/dev/null
-fi
+[ -n "$gt" ] && kill -9 $gt $gs 2>/dev/null
 # what the suite left behind in its group gets TERM, the grace, then KILL
 left=
 if lv; then
   sig TERM
+  esc && kill -TERM $e_ 2>/dev/null
   i=0
   while [ $i -lt $((${g%.*} * 10 + 1)) ] && lv; do
     z
     i=$((i + 1))
   done
   sig KILL
+  esc && kill -KILL $e_ 2>/dev/null
   z
   lv && left=${u_# }
 fi

@@ -737,3 +737,35 @@ fn run_with_preflight_records_the_steps_and_stops_at_a_failing_one() {
         "{log}"
     );
 }
+
+/// In the container too: a daemon the suite started in a session of its
+/// own is stopped by the wrapper before it reports the end.
+#[test]
+fn a_daemon_the_suite_left_in_the_container_is_stopped() {
+    if !ready() {
+        return;
+    }
+    let server = Sshd::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("daemon.py"),
+        "import subprocess\n\
+         print('C1 PASS ok', flush=True)\n\
+         subprocess.Popen(['sh', '-c', 'sleep 66.6'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)\n",
+    )
+    .unwrap();
+    let c = Container::start(
+        Engine::Docker,
+        Spec::scenario("pass").mount(dir.path().to_str().unwrap(), "/hostile"),
+    );
+    let t = case(
+        &server,
+        "client",
+        "known_hosts",
+        &c.name,
+        "check_script: /hostile/daemon.py\n",
+    );
+    t.expect(0, "SUCCESS", "suite-ran", "suite-passed", 1);
+    let left = c.processes_matching("sleep 66.6");
+    assert!(left.is_empty(), "left in the container: {left:?}");
+}

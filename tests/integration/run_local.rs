@@ -161,6 +161,36 @@ fn a_suite_dying_of_its_environment_is_hold_not_failed() {
     }
 }
 
+/// A daemon that leaves the suite's process group (its own session) is
+/// still the suite's: it is stopped when the run ends, and said.
+#[test]
+fn a_daemon_the_suite_started_in_its_own_session_does_not_outlive_the_run() {
+    let sb = Sandbox::new();
+    let item = sb.work_item(&uid("ORCH"));
+    let marker = format!("66.{}", std::process::id());
+    let script = sb.write(
+        "daemon.py",
+        &format!(
+            "import subprocess\nprint('C1 PASS ok', flush=True)\nsubprocess.Popen(['setsid', 'sh', '-c', 'sleep {marker}'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)\n"
+        ),
+    );
+    let out = sb
+        .run_local(&item, "pass")
+        .arg("--check-script")
+        .arg(&script)
+        .assert()
+        .code(0)
+        .get_output()
+        .clone();
+    let left = processes_matching(&format!("sleep {marker}"));
+    assert!(left.is_empty(), "the daemon outlived the run: {left:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("outside its process group"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn missing_interpreter_is_permanent_hold() {
     let sb = Sandbox::new();
