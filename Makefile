@@ -21,7 +21,7 @@ demo: build
 	  test $$code -eq 0
 
 test:
-	$(CARGO) test --all-targets 2>&1
+	$(CARGO) test --all-targets --no-fail-fast 2>&1
 
 bench: build
 	python3 bench/bench.py
