@@ -149,3 +149,47 @@ fn bad_values_exit_78_naming_key_and_source_and_usage_errors_exit_2() {
         .assert()
         .code(2);
 }
+
+/// Every stagerun configuration and rules file shown in the README and the
+/// docs is accepted as it is printed (the CI files are linted and run by
+/// ci_files.rs).
+#[test]
+fn every_config_and_rules_example_in_the_docs_is_valid() {
+    let root = repo_root();
+    let mut docs = vec![root.join("README.md")];
+    for e in std::fs::read_dir(root.join("docs")).unwrap().flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "md") && !p.ends_with("ci.md") {
+            docs.push(p);
+        }
+    }
+    let block = regex::Regex::new(r"(?s)```yaml\n(.*?)```").unwrap();
+    let sb = Sandbox::new();
+    let mut checked = 0;
+    for doc in &docs {
+        let text = std::fs::read_to_string(doc).unwrap();
+        for (i, m) in block.captures_iter(&text).enumerate() {
+            let yaml = &m[1];
+            // CI snippets (GitHub, GitLab) are not stagerun files.
+            if yaml.contains("uses:") || yaml.contains("include:") {
+                continue;
+            }
+            let file = sb.write(&format!("example-{checked}.yaml"), yaml);
+            let mut cmd = stagerun(sb.path());
+            if yaml.starts_with("rules:") || yaml.contains("\ndisable:") {
+                cmd.args(["classify", "--exit-code", "1", "--rules"]).arg(&file);
+            } else {
+                cmd.args(["config", "--repo", "orch-core", "--config"]).arg(&file);
+            }
+            let out = cmd.output().unwrap();
+            assert!(
+                out.status.success(),
+                "{} block {i} is not accepted:\n{yaml}\n{}",
+                doc.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "only {checked} examples found");
+}
