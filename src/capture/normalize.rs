@@ -10,7 +10,7 @@ const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Removes ANSI escape sequences (CSI, OSC, and two-byte escapes).
 pub fn strip_ansi(line: &[u8]) -> Cow<'_, [u8]> {
-    if !line.contains(&0x1b) {
+    if memchr::memchr(0x1b, line).is_none() {
         return Cow::Borrowed(line);
     }
     let mut out = Vec::with_capacity(line.len());
@@ -55,13 +55,17 @@ fn moves_cursor(b: &u8) -> bool {
     matches!(b, b'\r' | 0x08)
 }
 
+fn any_cursor_move(line: &[u8]) -> bool {
+    memchr::memchr2(b'\r', 0x08, line).is_some()
+}
+
 /// The line as a terminal would show it: escapes stripped, BOM dropped, a
 /// CR back to column 0 and a backspace back one column, later bytes
 /// overwriting earlier ones.
 pub fn shown(line: &[u8]) -> Cow<'_, [u8]> {
     let line = line.strip_prefix(BOM).unwrap_or(line);
     let stripped = strip_ansi(line);
-    if !stripped.iter().any(moves_cursor) {
+    if !any_cursor_move(&stripped) {
         return stripped;
     }
     let mut screen: Vec<u8> = Vec::with_capacity(stripped.len());
@@ -87,7 +91,7 @@ pub fn shown(line: &[u8]) -> Cow<'_, [u8]> {
 /// (escapes stripped), for lines that were overwritten on screen; empty
 /// when there is none.
 pub fn overwritten_segments(line: &[u8]) -> Vec<Vec<u8>> {
-    if !line.iter().any(moves_cursor) {
+    if !any_cursor_move(line) {
         return Vec::new();
     }
     let line = line.strip_prefix(BOM).unwrap_or(line);
