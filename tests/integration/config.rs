@@ -177,9 +177,11 @@ fn every_config_and_rules_example_in_the_docs_is_valid() {
             let file = sb.write(&format!("example-{checked}.yaml"), yaml);
             let mut cmd = stagerun(sb.path());
             if yaml.starts_with("rules:") || yaml.contains("\ndisable:") {
-                cmd.args(["classify", "--exit-code", "1", "--rules"]).arg(&file);
+                cmd.args(["classify", "--exit-code", "1", "--rules"])
+                    .arg(&file);
             } else {
-                cmd.args(["config", "--repo", "orch-core", "--config"]).arg(&file);
+                cmd.args(["config", "--repo", "orch-core", "--config"])
+                    .arg(&file);
             }
             let out = cmd.output().unwrap();
             assert!(
