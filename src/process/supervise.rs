@@ -121,7 +121,7 @@ pub fn run(
     let mut outcome = Outcome::default();
     let out_scanner = Arc::new(Mutex::new(Some(stdout)));
     let err_scanner = Arc::new(Mutex::new(Some(stderr)));
-    let finish = |o: &mut Outcome| finish(o, &out_scanner, &err_scanner, start);
+    let finish = |o: &mut Outcome| finish_scans(o, &out_scanner, &err_scanner, start);
     let (handle, out_r, err_r) = match spawn(argv, opts) {
         Ok(started) => started,
         Err(e) => {
@@ -179,7 +179,7 @@ pub fn run(
 }
 
 /// Flushes both scanners and fills in what they saw.
-fn finish(o: &mut Outcome, out_scanner: &Shared, err_scanner: &Shared, start: Instant) {
+fn finish_scans(o: &mut Outcome, out_scanner: &Shared, err_scanner: &Shared, start: Instant) {
     let take = |s: &Shared| s.lock().unwrap_or_else(|p| p.into_inner()).take();
     let (mut out, mut err) = (take(out_scanner), take(err_scanner));
     for s in [out.as_mut(), err.as_mut()].into_iter().flatten() {
