@@ -10,6 +10,7 @@ use crate::capture::{Scan, Scanner};
 use crate::diag::{self, Stream};
 use std::io::Read;
 use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
@@ -105,6 +106,9 @@ fn pump(
     }
 }
 
+/// The scanners, shared with the pump threads until the end.
+type Shared = Arc<Mutex<Option<Scanner>>>;
+
 /// Spawns `argv` and supervises it to the end.
 pub fn run(
     argv: &[String],
@@ -117,63 +121,11 @@ pub fn run(
     let mut outcome = Outcome::default();
     let out_scanner = Arc::new(Mutex::new(Some(stdout)));
     let err_scanner = Arc::new(Mutex::new(Some(stderr)));
-    let finish = |o: &mut Outcome| {
-        let take =
-            |s: &Arc<Mutex<Option<Scanner>>>| s.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let (mut out, mut err) = (take(&out_scanner), take(&err_scanner));
-        for s in [out.as_mut(), err.as_mut()].into_iter().flatten() {
-            s.flush();
-        }
-        // The suite's own status: its end marker's, or the process's when
-        // it ran directly.
-        let suite_exit = if out.as_ref().is_some_and(Scanner::wrapped) {
-            [&out, &err]
-                .into_iter()
-                .find_map(|s| s.as_ref().and_then(Scanner::end_status))
-        } else {
-            o.code
-        };
-        let done = |s: Option<Scanner>| {
-            s.map(|s| s.finish_for(suite_exit, false))
-                .unwrap_or_default()
-        };
-        o.stdout = done(out);
-        o.stderr = done(err);
-        o.duration = start.elapsed();
-    };
-    let pipes = os_pipe::pipe().and_then(|o| os_pipe::pipe().map(|e| (o, e)));
-    let ((out_r, out_w), (err_r, err_w)) = match pipes {
-        Ok(p) => p,
+    let finish = |o: &mut Outcome| finish_scans(o, &out_scanner, &err_scanner, start);
+    let (handle, out_r, err_r) = match spawn(argv, opts) {
+        Ok(started) => started,
         Err(e) => {
-            outcome.spawn_error = Some(e.to_string());
-            finish(&mut outcome);
-            return outcome;
-        }
-    };
-    widen_pipe(&out_r);
-    widen_pipe(&err_r);
-    let mut expr = duct::cmd(&argv[0], &argv[1..])
-        .stdin_null()
-        .stdout_file(out_w)
-        .stderr_file(err_w)
-        .unchecked()
-        .before_spawn(|cmd| {
-            super::own_group_dying_with_us(cmd, libc::SIGKILL);
-            Ok(())
-        });
-    for (k, v) in &opts.env {
-        expr = expr.env(k, v);
-    }
-    if let Some(tag) = &opts.tag {
-        expr = expr.env(group::TAG_VAR, tag);
-    }
-    let handle = expr.start();
-    // Our copies of the pipes' write ends must close, or EOF never comes.
-    drop(expr);
-    let handle = match handle {
-        Ok(h) => h,
-        Err(e) => {
-            outcome.spawn_error = Some(crate::error::describe_io(&e));
+            outcome.spawn_error = Some(e);
             finish(&mut outcome);
             return outcome;
         }
@@ -203,10 +155,99 @@ pub fn run(
     }
     drop(done_tx);
 
+    let status = wait(&handle, opts, start, &last_output, &mut outcome);
+    diag::clear_status();
+    let hurry = || crate::signals::count() > opts.signals_since + 1;
+    stop_what_is_left(pgid, opts, &hurry, &mut outcome);
+    let status = match status {
+        Some(s) => Some(s),
+        None => match handle.wait_timeout(Duration::from_secs(5)) {
+            Ok(Some(o)) => Some(o.status),
+            _ => {
+                let _ = handle.kill();
+                handle.wait().ok().map(|o| o.status)
+            }
+        },
+    };
+    if let Some(st) = status {
+        outcome.code = st.code();
+        outcome.signal = st.signal();
+    }
+    outcome.pipes_held = drained(&done_rx, &hurry) < 2;
+    finish(&mut outcome);
+    outcome
+}
+
+/// Flushes both scanners and fills in what they saw.
+fn finish_scans(o: &mut Outcome, out_scanner: &Shared, err_scanner: &Shared, start: Instant) {
+    let take = |s: &Shared| s.lock().unwrap_or_else(|p| p.into_inner()).take();
+    let (mut out, mut err) = (take(out_scanner), take(err_scanner));
+    for s in [out.as_mut(), err.as_mut()].into_iter().flatten() {
+        s.flush();
+    }
+    // The suite's own status: its end marker's, or the process's when
+    // it ran directly.
+    let suite_exit = if out.as_ref().is_some_and(Scanner::wrapped) {
+        [&out, &err]
+            .into_iter()
+            .find_map(|s| s.as_ref().and_then(Scanner::end_status))
+    } else {
+        o.code
+    };
+    let done = |s: Option<Scanner>| {
+        s.map(|s| s.finish_for(suite_exit, false))
+            .unwrap_or_default()
+    };
+    o.stdout = done(out);
+    o.stderr = done(err);
+    o.duration = start.elapsed();
+}
+
+/// Starts `argv` in its own process group, its output on two pipes.
+fn spawn(
+    argv: &[String],
+    opts: &Options,
+) -> Result<(duct::Handle, os_pipe::PipeReader, os_pipe::PipeReader), String> {
+    let pipes = os_pipe::pipe().and_then(|o| os_pipe::pipe().map(|e| (o, e)));
+    let ((out_r, out_w), (err_r, err_w)) = pipes.map_err(|e| e.to_string())?;
+    widen_pipe(&out_r);
+    widen_pipe(&err_r);
+    let mut expr = duct::cmd(&argv[0], &argv[1..])
+        .stdin_null()
+        .stdout_file(out_w)
+        .stderr_file(err_w)
+        .unchecked()
+        .before_spawn(|cmd| {
+            super::own_group_dying_with_us(cmd, libc::SIGKILL);
+            Ok(())
+        });
+    for (k, v) in &opts.env {
+        expr = expr.env(k, v);
+    }
+    if let Some(tag) = &opts.tag {
+        expr = expr.env(group::TAG_VAR, tag);
+    }
+    let handle = expr.start();
+    // Our copies of the pipes' write ends must close, or EOF never comes.
+    drop(expr);
+    let handle = handle.map_err(|e| crate::error::describe_io(&e))?;
+    Ok((handle, out_r, err_r))
+}
+
+/// Waits for the command to exit, the deadline, a signal, or a client that
+/// lingers after the end marker; shows progress meanwhile. None: it did not
+/// exit by itself.
+fn wait(
+    handle: &duct::Handle,
+    opts: &Options,
+    start: Instant,
+    last_output: &AtomicU64,
+    outcome: &mut Outcome,
+) -> Option<ExitStatus> {
     let mut next_heartbeat = start + opts.heartbeat;
     let mut next_status = start + Duration::from_secs(1);
     let mut end_at: Option<Instant> = None;
-    let status = loop {
+    loop {
         let now = Instant::now();
         if crate::signals::count() > opts.signals_since {
             outcome.interrupted = crate::signals::last();
@@ -257,9 +298,11 @@ pub fn run(
             Ok(None) => {}
             Err(_) => break None,
         }
-    };
-    diag::clear_status();
-    let hurry = || crate::signals::count() > opts.signals_since + 1;
+    }
+}
+
+/// Stops the process group and whatever left it still carrying the tag.
+fn stop_what_is_left(pgid: i32, opts: &Options, hurry: &dyn Fn() -> bool, outcome: &mut Outcome) {
     let grace = if outcome.timed_out || outcome.interrupted.is_some() {
         opts.grace
     } else {
@@ -267,7 +310,7 @@ pub fn run(
         // grace, not the full one.
         opts.grace.min(Duration::from_secs(1))
     };
-    outcome.survivors = group::terminate(pgid, grace, &hurry);
+    outcome.survivors = group::terminate(pgid, grace, hurry);
     if let Some(tag) = &opts.tag {
         let (escaped, left) = group::stop_tagged(tag, grace.min(Duration::from_secs(1)));
         if escaped > 0 {
@@ -277,23 +320,11 @@ pub fn run(
         }
         outcome.survivors |= left;
     }
-    let status = match status {
-        Some(s) => Some(s),
-        None => match handle.wait_timeout(Duration::from_secs(5)) {
-            Ok(Some(o)) => Some(o.status),
-            _ => {
-                let _ = handle.kill();
-                handle.wait().ok().map(|o| o.status)
-            }
-        },
-    };
-    if let Some(st) = status {
-        outcome.code = st.code();
-        outcome.signal = st.signal();
-    }
+}
 
-    // Wait for both pipes to reach EOF, but not forever: a process that left
-    // the group could hold them open.
+/// Waits for both pipes to reach EOF, but not forever: a process that left
+/// the group could hold them open. Returns how many did.
+fn drained(done_rx: &mpsc::Receiver<()>, hurry: &dyn Fn() -> bool) -> usize {
     let drain_until = Instant::now() + DRAIN_LIMIT;
     let mut drained = 0;
     while drained < 2 {
@@ -310,9 +341,7 @@ pub fn run(
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    outcome.pipes_held = drained < 2;
-    finish(&mut outcome);
-    outcome
+    drained
 }
 
 /// A 1 MiB pipe instead of the default 64 KiB: a flooding suite then costs

@@ -8,7 +8,7 @@
 
 use super::escape::xml_text;
 use super::{ResultWord, RunReport, Sink};
-use crate::suite::Status;
+use crate::suite::{Check, Status};
 use quick_xml::Writer;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use std::path::PathBuf;
@@ -54,6 +54,36 @@ fn time(s: f64) -> String {
     format!("{:.3}", s.max(0.0))
 }
 
+/// The counts of `<testsuites>` and `<testsuite>`: the checks plus the
+/// `infrastructure` testcase.
+struct Totals {
+    tests: String,
+    failures: String,
+    errors: String,
+    skipped: String,
+}
+
+fn totals(r: &RunReport) -> Totals {
+    let checks = &r.check_list;
+    let failures = checks.iter().filter(|c| c.status == Status::Fail).count()
+        + usize::from(
+            r.verdict == ResultWord::Failed && !checks.iter().any(|c| c.status == Status::Fail),
+        );
+    let errors = checks.iter().filter(|c| c.status == Status::Error).count()
+        + usize::from(matches!(r.verdict, ResultWord::Hold | ResultWord::Error));
+    let skipped = checks
+        .iter()
+        .filter(|c| matches!(c.status, Status::Waived | Status::Skip | Status::Todo))
+        .count()
+        + usize::from(r.verdict == ResultWord::Skipped);
+    Totals {
+        tests: (checks.len() + 1).to_string(),
+        failures: failures.to_string(),
+        errors: errors.to_string(),
+        skipped: skipped.to_string(),
+    }
+}
+
 pub fn render(r: &RunReport) -> std::io::Result<String> {
     let mut w = Writer::new_with_indent(Vec::new(), b' ', 2);
     w.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
@@ -70,24 +100,12 @@ pub fn render(r: &RunReport) -> std::io::Result<String> {
             &work_item
         }
     );
-    let checks = &r.check_list;
-    let failures = checks.iter().filter(|c| c.status == Status::Fail).count()
-        + usize::from(
-            r.verdict == ResultWord::Failed && !checks.iter().any(|c| c.status == Status::Fail),
-        );
-    let errors = checks.iter().filter(|c| c.status == Status::Error).count()
-        + usize::from(matches!(r.verdict, ResultWord::Hold | ResultWord::Error));
-    let skipped = checks
-        .iter()
-        .filter(|c| matches!(c.status, Status::Waived | Status::Skip | Status::Todo))
-        .count()
-        + usize::from(r.verdict == ResultWord::Skipped);
-    let tests = (checks.len() + 1).to_string();
-    let (failures, errors, skipped) = (
-        failures.to_string(),
-        errors.to_string(),
-        skipped.to_string(),
-    );
+    let Totals {
+        tests,
+        failures,
+        errors,
+        skipped,
+    } = totals(r);
     let duration = time(r.run.as_ref().map_or(0.0, |d| d.duration_s));
     start(
         &mut w,
@@ -119,52 +137,9 @@ pub fn render(r: &RunReport) -> std::io::Result<String> {
         suite_attrs.push(("timestamp", timestamp.as_str()));
     }
     start(&mut w, "testsuite", &suite_attrs)?;
-    start(&mut w, "properties", &[])?;
-    let exit = r.exit_code.to_string();
-    let mut props = vec![
-        ("verdict", r.verdict.as_str().to_string()),
-        ("exit_code", exit),
-    ];
-    if let Some(d) = &r.run {
-        props.push(("outcome", d.outcome.as_str().to_string()));
-        props.push(("rule", d.rule.clone()));
-        props.push(("repo", d.repo.clone()));
-        props.push(("remote_cleanup", d.remote_cleanup.clone()));
-    }
-    props.push(("stagerun.version", env!("CARGO_PKG_VERSION").to_string()));
-    for (k, v) in &props {
-        empty(&mut w, "property", &[("name", k), ("value", v)])?;
-    }
-    end(&mut w, "properties")?;
-    for c in checks {
-        let attrs = [("name", c.id.as_str()), ("classname", class.as_str())];
-        match c.status {
-            Status::Pass => empty(&mut w, "testcase", &attrs)?,
-            Status::Fail | Status::Error => {
-                start(&mut w, "testcase", &attrs)?;
-                let kind = if c.status == Status::Fail {
-                    "failure"
-                } else {
-                    "error"
-                };
-                element(
-                    &mut w,
-                    kind,
-                    &[("type", c.status.as_str()), ("message", &c.detail)],
-                    &c.detail,
-                )?;
-                end(&mut w, "testcase")?;
-            }
-            Status::Waived | Status::Skip | Status::Todo => {
-                start(&mut w, "testcase", &attrs)?;
-                empty(
-                    &mut w,
-                    "skipped",
-                    &[("message", &format!("{}: {}", c.status.as_str(), c.detail))],
-                )?;
-                end(&mut w, "testcase")?;
-            }
-        }
+    properties(&mut w, r)?;
+    for c in &r.check_list {
+        check_case(&mut w, c, &class)?;
     }
     infrastructure(&mut w, r, &class)?;
     if !r.stdout_tail.is_empty() {
@@ -178,6 +153,59 @@ pub fn render(r: &RunReport) -> std::io::Result<String> {
     let mut out = String::from_utf8_lossy(&w.into_inner()).into_owned();
     out.push('\n');
     Ok(out)
+}
+
+fn properties(w: &mut W, r: &RunReport) -> R {
+    start(w, "properties", &[])?;
+    let exit = r.exit_code.to_string();
+    let mut props = vec![
+        ("verdict", r.verdict.as_str().to_string()),
+        ("exit_code", exit),
+    ];
+    if let Some(d) = &r.run {
+        props.push(("outcome", d.outcome.as_str().to_string()));
+        props.push(("rule", d.rule.clone()));
+        props.push(("repo", d.repo.clone()));
+        props.push(("remote_cleanup", d.remote_cleanup.clone()));
+    }
+    props.push(("stagerun.version", env!("CARGO_PKG_VERSION").to_string()));
+    for (k, v) in &props {
+        empty(w, "property", &[("name", k), ("value", v)])?;
+    }
+    end(w, "properties")
+}
+
+/// One testcase per check, named by its id whatever its outcome.
+fn check_case(w: &mut W, c: &Check, class: &str) -> R {
+    let attrs = [("name", c.id.as_str()), ("classname", class)];
+    match c.status {
+        Status::Pass => empty(w, "testcase", &attrs)?,
+        Status::Fail | Status::Error => {
+            start(w, "testcase", &attrs)?;
+            let kind = if c.status == Status::Fail {
+                "failure"
+            } else {
+                "error"
+            };
+            element(
+                w,
+                kind,
+                &[("type", c.status.as_str()), ("message", &c.detail)],
+                &c.detail,
+            )?;
+            end(w, "testcase")?;
+        }
+        Status::Waived | Status::Skip | Status::Todo => {
+            start(w, "testcase", &attrs)?;
+            empty(
+                w,
+                "skipped",
+                &[("message", &format!("{}: {}", c.status.as_str(), c.detail))],
+            )?;
+            end(w, "testcase")?;
+        }
+    }
+    Ok(())
 }
 
 /// The one stable testcase for everything that is not a check.

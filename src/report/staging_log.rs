@@ -5,7 +5,7 @@
 //! gating: a marker beside the log makes `gate` read HOLD.
 
 use super::escape;
-use super::{RunReport, staging_log_schema};
+use super::{RunDetails, RunReport, staging_log_schema};
 use crate::error::describe_io;
 use crate::exit::Verdict;
 use crate::workitem::LOG_FILE;
@@ -108,54 +108,80 @@ pub fn render(r: &RunReport) -> Result<String, String> {
         escape::control(summary)
     ));
     if let Some(d) = run {
-        out.push_str(&format!(
-            "- Outcome: `{}` (rule `{}`): {}\n",
-            d.outcome.as_str(),
-            d.rule,
-            escape::control(&r.reason)
-        ));
-        if r.staging_verdict() != Verdict::Success
-            && let Some(fix) = &d.fix
-        {
-            out.push_str(&format!("- What to do: {fix}\n"));
-        }
-        out.push_str(&format!(
-            "- Repo `{}`, {} (engine {}), suite format {}, {} of {} attempts used, {:.1}s, {} → {}\n",
-            d.repo,
-            d.channel,
-            d.engine,
-            d.suite_format,
-            d.attempts.len(),
-            d.attempts_allowed,
-            d.duration_s,
-            d.started_at,
-            d.finished_at
-        ));
-        out.push_str(&format!(
-            "- Suite stopped where it runs: {}{}\n",
-            d.remote_cleanup,
-            d.remote_cleanup_detail
-                .as_deref()
-                .map(|x| format!(" ({})", escape::control(x)))
-                .unwrap_or_default()
-        ));
-        if let Some(rec) = &d.recovered {
-            out.push_str(&format!("- Recovered: {}\n", escape::control(rec)));
-        }
-        out.push('\n');
+        outcome_lines(&mut out, r, d);
     }
     if let Some(d) = run.filter(|d| !d.preflight.is_empty()) {
-        out.push_str("## Preflight\n\n| Step | Result | Detail |\n|---|---|---|\n");
-        for s in &d.preflight {
-            out.push_str(&format!(
-                "| {} | {} | {} |\n",
-                escape::cell(&s.name),
-                if s.ok { "ok" } else { "FAIL" },
-                escape::cell(&s.detail)
-            ));
-        }
-        out.push('\n');
+        preflight_section(&mut out, d);
     }
+    checks_section(&mut out, r, summary);
+    if let Some(d) = run {
+        attempts_section(&mut out, d);
+    }
+    for (title, tail) in [("stdout", &r.stdout_tail), ("stderr", &r.stderr_tail)] {
+        out.push_str(&format!("## {title} (tail, last attempt)\n\n"));
+        if tail.is_empty() {
+            out.push_str("_empty_\n\n");
+        } else {
+            let tail = neutralize_status_lines(&escape::control(tail));
+            let fence = fence_for(&tail);
+            out.push_str(&format!("{fence}text\n{tail}{fence}\n\n"));
+        }
+    }
+    Ok(out)
+}
+
+fn outcome_lines(out: &mut String, r: &RunReport, d: &RunDetails) {
+    out.push_str(&format!(
+        "- Outcome: `{}` (rule `{}`): {}\n",
+        d.outcome.as_str(),
+        d.rule,
+        escape::control(&r.reason)
+    ));
+    if r.staging_verdict() != Verdict::Success
+        && let Some(fix) = &d.fix
+    {
+        out.push_str(&format!("- What to do: {fix}\n"));
+    }
+    out.push_str(&format!(
+        "- Repo `{}`, {} (engine {}), suite format {}, {} of {} attempts used, {:.1}s, {} → {}\n",
+        d.repo,
+        d.channel,
+        d.engine,
+        d.suite_format,
+        d.attempts.len(),
+        d.attempts_allowed,
+        d.duration_s,
+        d.started_at,
+        d.finished_at
+    ));
+    out.push_str(&format!(
+        "- Suite stopped where it runs: {}{}\n",
+        d.remote_cleanup,
+        d.remote_cleanup_detail
+            .as_deref()
+            .map(|x| format!(" ({})", escape::control(x)))
+            .unwrap_or_default()
+    ));
+    if let Some(rec) = &d.recovered {
+        out.push_str(&format!("- Recovered: {}\n", escape::control(rec)));
+    }
+    out.push('\n');
+}
+
+fn preflight_section(out: &mut String, d: &RunDetails) {
+    out.push_str("## Preflight\n\n| Step | Result | Detail |\n|---|---|---|\n");
+    for s in &d.preflight {
+        out.push_str(&format!(
+            "| {} | {} | {} |\n",
+            escape::cell(&s.name),
+            if s.ok { "ok" } else { "FAIL" },
+            escape::cell(&s.detail)
+        ));
+    }
+    out.push('\n');
+}
+
+fn checks_section(out: &mut String, r: &RunReport, summary: &str) {
     out.push_str("## Checks\n\n");
     if r.check_list.is_empty() {
         out.push_str("_The suite reported no checks._\n\n");
@@ -171,51 +197,41 @@ pub fn render(r: &RunReport) -> Result<String, String> {
         }
         out.push_str(&format!("\n{}\n\n", escape::control(summary)));
     }
-    if let Some(d) = run {
-        out.push_str("## Attempts\n\n| # | Class | Rule | Provenance | Exit | Suite | Duration | Remote cleanup | Failing checks |\n|---|---|---|---|---|---|---|---|---|\n");
-        for a in &d.attempts {
-            let exit = match (&a.exit_code, &a.signal) {
-                (Some(c), _) => c.to_string(),
-                (None, Some(s)) => s.clone(),
-                (None, None) => "—".into(),
-            };
-            let suite = a
-                .suite_status
-                .map(|s| s.to_string())
-                .unwrap_or_else(|| "—".into());
-            let failing: Vec<String> = a
-                .failed_checks
-                .iter()
-                .map(|c| format!("{} {}", c.id, c.detail))
-                .collect();
-            out.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {:.1}s | {} | {} |\n",
-                a.attempt,
-                a.class,
-                a.rule,
-                a.provenance,
-                exit,
-                suite,
-                a.duration_s,
-                a.remote_cleanup,
-                escape::cell(&failing.join("; "))
-            ));
-        }
-        let command = escape::control(&d.command);
-        let fence = fence_for(&command);
-        out.push_str(&format!("\n## Command\n\n{fence}\n{command}\n{fence}\n\n"));
+}
+
+fn attempts_section(out: &mut String, d: &RunDetails) {
+    out.push_str("## Attempts\n\n| # | Class | Rule | Provenance | Exit | Suite | Duration | Remote cleanup | Failing checks |\n|---|---|---|---|---|---|---|---|---|\n");
+    for a in &d.attempts {
+        let exit = match (&a.exit_code, &a.signal) {
+            (Some(c), _) => c.to_string(),
+            (None, Some(s)) => s.clone(),
+            (None, None) => "—".into(),
+        };
+        let suite = a
+            .suite_status
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| "—".into());
+        let failing: Vec<String> = a
+            .failed_checks
+            .iter()
+            .map(|c| format!("{} {}", c.id, c.detail))
+            .collect();
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {} | {} | {:.1}s | {} | {} |\n",
+            a.attempt,
+            a.class,
+            a.rule,
+            a.provenance,
+            exit,
+            suite,
+            a.duration_s,
+            a.remote_cleanup,
+            escape::cell(&failing.join("; "))
+        ));
     }
-    for (title, tail) in [("stdout", &r.stdout_tail), ("stderr", &r.stderr_tail)] {
-        out.push_str(&format!("## {title} (tail, last attempt)\n\n"));
-        if tail.is_empty() {
-            out.push_str("_empty_\n\n");
-        } else {
-            let tail = neutralize_status_lines(&escape::control(tail));
-            let fence = fence_for(&tail);
-            out.push_str(&format!("{fence}text\n{tail}{fence}\n\n"));
-        }
-    }
-    Ok(out)
+    let command = escape::control(&d.command);
+    let fence = fence_for(&command);
+    out.push_str(&format!("\n## Command\n\n{fence}\n{command}\n{fence}\n\n"));
 }
 
 /// How a write ended.

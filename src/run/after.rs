@@ -1,8 +1,9 @@
 //! After the verdict: build the report, record it in the log (or leave a
 //! HOLD record when that fails), alert on HOLD, push the log.
 
-use super::attempt::{Attempt, Attempts, Provenance};
+use super::attempt::{Attempt, Attempts};
 use super::plan::Plan;
+use super::provenance::Provenance;
 use super::verdict::{Cleanup, Decision, Outcome};
 use super::{alert, push};
 use crate::exit::{self, Verdict};

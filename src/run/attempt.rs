@@ -2,51 +2,22 @@
 //! is left where it runs, and retry transient faults with backoff.
 
 use super::plan::Plan;
+use super::provenance::{Provenance, classify, provenance, scan_text};
 use super::recovery::Recorder;
-use super::remote;
 use super::verdict::{Cleanup, Facts, Stop};
-use crate::capture::markers::{self, Marker};
-use crate::capture::{Scan, Scanner, Segment};
-use crate::classify::{Class, Classification, Evidence, Scope};
+use super::{remote, suite_report};
+use crate::capture::markers;
+use crate::capture::{Scan, Scanner};
+use crate::classify::{Class, Classification, Scope};
 use crate::config::SuiteFormat;
 use crate::diag::Stream;
+use crate::process::registry;
 use crate::process::supervise::{self, Outcome};
-use crate::process::{helper::Helper, registry};
 use crate::suite::{self, SuiteParser, SuiteReport};
 use crate::transport::session::Session;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
-
-/// What the markers say about where the suite got to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Provenance {
-    /// Run directly here: we saw it start and end ourselves.
-    Direct,
-    NotStarted,
-    /// Started, never ended: the channel was lost mid-suite.
-    Started,
-    Ended {
-        status: i32,
-        how: String,
-        left: Vec<u32>,
-    },
-    Busy(String),
-    StateError(String),
-}
-
-impl Provenance {
-    pub fn word(&self) -> &'static str {
-        match self {
-            Provenance::Direct => "direct",
-            Provenance::NotStarted => "not-started",
-            Provenance::Started => "lost",
-            Provenance::Ended { .. } => "ended",
-            Provenance::Busy(_) => "busy",
-            Provenance::StateError(_) => "state-error",
-        }
-    }
-}
 
 pub struct Attempt {
     pub number: u32,
@@ -121,32 +92,63 @@ impl<'a> Runner<'a> {
     /// Recovery, the preflight steps when asked (over the same ssh
     /// master), then the attempts.
     pub fn run_all(mut self, preflight: bool) -> Attempts {
-        let plan = self.plan;
         let recovered = self.recover();
         let mut steps = Vec::new();
         if preflight {
-            let failure = self.ensure_session();
-            steps = crate::preflight::run_steps(
-                &plan.transport,
-                &plan.settings,
-                &plan.rules,
-                self.session.as_mut(),
-                failure.as_ref(),
-                crate::preflight::print_step,
-            );
+            steps = self.preflight_steps();
             if steps.iter().any(|s| !s.ok) {
                 self.recorder.clear();
                 return Attempts {
                     list: Vec::new(),
                     stop: None,
-                    interrupted: (crate::signals::count() > self.signals_before)
-                        .then(crate::signals::last)
-                        .flatten(),
+                    interrupted: self.signalled(),
                     recovered,
                     preflight: steps,
                 };
             }
         }
+        let (list, stop) = self.attempts();
+        let interrupted = list
+            .iter()
+            .rev()
+            .find_map(|a| a.outcome.interrupted)
+            .or_else(|| self.signalled());
+        self.recorder.clear();
+        registry::set_local_group(None);
+        registry::set_remote_stop(None);
+        Attempts {
+            list,
+            stop,
+            interrupted,
+            recovered,
+            preflight: steps,
+        }
+    }
+
+    /// The last signal, if one came since the run began.
+    fn signalled(&self) -> Option<i32> {
+        (crate::signals::count() > self.signals_before)
+            .then(crate::signals::last)
+            .flatten()
+    }
+
+    fn preflight_steps(&mut self) -> Vec<crate::preflight::StepResult> {
+        let plan = self.plan;
+        let failure = self.ensure_session();
+        crate::preflight::run_steps(
+            &plan.transport,
+            &plan.settings,
+            &plan.rules,
+            self.session.as_mut(),
+            failure.as_ref(),
+            crate::preflight::print_step,
+        )
+    }
+
+    /// Attempts until one is not transient, or the budget, the deadline, a
+    /// failed cleanup or a signal ends them.
+    fn attempts(&mut self) -> (Vec<Attempt>, Option<Stop>) {
+        let plan = self.plan;
         let total = plan.attempts_allowed();
         let mut list: Vec<Attempt> = Vec::new();
         let mut stop = None;
@@ -199,25 +201,7 @@ impl<'a> Runner<'a> {
                 break;
             }
         }
-        let interrupted = list
-            .iter()
-            .rev()
-            .find_map(|a| a.outcome.interrupted)
-            .or_else(|| {
-                (crate::signals::count() > self.signals_before)
-                    .then(crate::signals::last)
-                    .flatten()
-            });
-        self.recorder.clear();
-        registry::set_local_group(None);
-        registry::set_remote_stop(None);
-        Attempts {
-            list,
-            stop,
-            interrupted,
-            recovered,
-            preflight: steps,
-        }
+        (list, stop)
     }
 
     /// Stops what a SIGKILLed earlier run left, before anything new starts.
@@ -351,7 +335,7 @@ impl<'a> Runner<'a> {
         if plan.settings.suite_format == SuiteFormat::Junit
             && matches!(provenance, Provenance::Ended { .. } | Provenance::Direct)
         {
-            suite = self.read_report();
+            suite = suite_report::read(plan, self.session.as_mut());
         }
         let master = scan_text(plan, &master_text);
         let (scope, classification) = classify(plan, &provenance, &outcome, &suite, &master);
@@ -439,62 +423,6 @@ impl<'a> Runner<'a> {
         outcome
     }
 
-    /// junit: the suite's report, read back through the same channel.
-    fn read_report(&mut self) -> SuiteReport {
-        let plan = self.plan;
-        let Some(path) = plan.report_path() else {
-            return SuiteReport::default();
-        };
-        let errors_fail = plan.settings.junit_errors == crate::config::JunitErrors::Failed;
-        let bytes = if plan.transport.wrapped() {
-            let control = match self.session.as_mut() {
-                Some(s) => s.alive().then(|| s.control.clone()),
-                None => None,
-            };
-            let cmd = vec![
-                "sh".to_string(),
-                "-c".into(),
-                r#"[ -f "$1" ] || { echo "no report at $1" >&2; exit 3; }; s=$(wc -c < "$1"); [ "$s" -le "$2" ] || { echo "report is $s bytes, over $2" >&2; exit 4; }; cat "$1""#.into(),
-                "stagerun-report".into(),
-                path.to_string(),
-                REPORT_MAX.to_string(),
-            ];
-            let argv = match plan.transport.argv(cmd, control.as_deref()) {
-                Ok(a) => a,
-                Err(e) => return incomplete(format!("cannot read the report: {e}")),
-            };
-            let mut h = Helper::new(
-                argv,
-                plan.settings.connect_timeout.0 + Duration::from_secs(30),
-            );
-            h.capture = REPORT_MAX + 1;
-            let out = h.run();
-            if !out.success() {
-                let why = out
-                    .stderr_text()
-                    .lines()
-                    .last()
-                    .unwrap_or("")
-                    .trim()
-                    .to_string();
-                return incomplete(format!(
-                    "the suite's report {path} could not be read: {why}"
-                ));
-            }
-            out.stdout
-        } else {
-            match read_bounded(std::path::Path::new(path)) {
-                Ok(b) => b,
-                Err(why) => {
-                    return incomplete(format!(
-                        "the suite's report {path} could not be read: {why}"
-                    ));
-                }
-            }
-        };
-        suite::junit::parse_report(&bytes, errors_fail, REPORT_MAX)
-    }
-
     /// Stops the attempt where the suite runs when it may still be there.
     fn cleanup(
         &mut self,
@@ -529,29 +457,6 @@ impl<'a> Runner<'a> {
     }
 }
 
-const REPORT_MAX: usize = 32 << 20;
-
-fn incomplete(why: String) -> SuiteReport {
-    SuiteReport {
-        incomplete: Some(why),
-        ..SuiteReport::default()
-    }
-}
-
-fn read_bounded(path: &std::path::Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
-    let f = std::fs::File::open(path).map_err(|e| crate::error::describe_io(&e))?;
-    let meta = f.metadata().map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
-    }
-    let mut buf = Vec::new();
-    f.take(REPORT_MAX as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| crate::error::describe_io(&e))?;
-    Ok(buf)
-}
-
 fn backoff(plan: &Plan, retry: u32, unit: f64) -> Duration {
     // Half of the capped exponential step is fixed, half is jitter, so
     // retries from several runners spread out but never collapse to zero.
@@ -561,177 +466,4 @@ fn backoff(plan: &Plan, retry: u32, unit: f64) -> Duration {
         .saturating_mul(1u32 << retry.saturating_sub(1).min(20))
         .min(cap);
     step / 2 + step.mul_f64(0.5 * unit.clamp(0.0, 1.0))
-}
-
-/// What the markers of both streams say.
-fn provenance(wrapped: bool, o: &Outcome) -> Provenance {
-    if !wrapped {
-        return if o.spawn_error.is_some() {
-            Provenance::NotStarted
-        } else {
-            Provenance::Direct
-        };
-    }
-    let find = |pick: fn(&Marker) -> bool| o.stdout.marker(pick).or_else(|| o.stderr.marker(pick));
-    if let Some(Marker::Busy { other }) = find(|m| matches!(m, Marker::Busy { .. })) {
-        return Provenance::Busy(other.clone());
-    }
-    if let Some(Marker::StateError { why }) = find(|m| matches!(m, Marker::StateError { .. })) {
-        return Provenance::StateError(why.clone());
-    }
-    // The last end marker: the wrapper's own comes after anything the
-    // suite printed (a copy the suite forged is caught as `forged_marker`).
-    let last_end = |s: &Scan| {
-        s.markers
-            .iter()
-            .rev()
-            .find(|m| matches!(m, Marker::End { .. }))
-            .cloned()
-    };
-    if let Some(Marker::End { status, how, left }) =
-        last_end(&o.stdout).or_else(|| last_end(&o.stderr))
-    {
-        return Provenance::Ended { status, how, left };
-    }
-    if find(|m| matches!(m, Marker::Start { .. })).is_some() {
-        return Provenance::Started;
-    }
-    Provenance::NotStarted
-}
-
-/// A text (the ssh master's stderr, a spawn failure) scanned like a stream.
-fn scan_text(plan: &Plan, text: &str) -> Scan {
-    let sets = &plan.rules.sets;
-    let mut s =
-        Scanner::new(None, [sets[0].stderr.clone(), sets[1].stderr.clone()], 20).channel_only();
-    s.feed(text.as_bytes());
-    s.finish()
-}
-
-fn or_hits(parts: &[&[bool]]) -> Vec<bool> {
-    let len = parts.iter().map(|p| p.len()).max().unwrap_or(0);
-    (0..len)
-        .map(|i| parts.iter().any(|p| p.get(i).copied().unwrap_or(false)))
-        .collect()
-}
-
-/// Provenance first, rules second (classify/rules.yaml).
-fn classify(
-    plan: &Plan,
-    provenance: &Provenance,
-    o: &Outcome,
-    suite: &SuiteReport,
-    master: &Scan,
-) -> (Scope, Classification) {
-    let rules = plan.rules.get();
-    let before = Segment::Before as usize;
-    let during = Segment::Suite as usize;
-    let after = Segment::After as usize;
-    let suite_flags = |ev: &mut Evidence| {
-        ev.evidence = suite.evidence();
-        ev.failing_check = suite.failing;
-        ev.near_miss = suite.near_miss.is_some();
-        ev.incomplete = suite.incomplete.is_some();
-        ev.bailed = suite.bailed.is_some();
-        ev.errored = suite.errored;
-        ev.format = Some(plan.settings.suite_format.into());
-    };
-    let mut ev = Evidence {
-        timed_out: o.timed_out,
-        format: Some(plan.settings.suite_format.into()),
-        ..Evidence::default()
-    };
-    let scope = match provenance {
-        Provenance::Busy(other) => {
-            return (
-                Scope::Channel,
-                Classification {
-                    class: Class::PermanentEnv,
-                    rule: "work-item-busy".into(),
-                    reason: format!(
-                        "another run ({other}) holds this work item where the suite runs"
-                    ),
-                    fix: Some("Wait for the other run to finish, then run again.".into()),
-                },
-            );
-        }
-        Provenance::Ended { status, how, .. } => {
-            ev.exit_code = Some(*status);
-            ev.deadline = how == "deadline";
-            ev.forged_marker = o.stdout.end_markers > 1
-                || o.stderr.end_markers > 1
-                || matches!(
-                    (o.stdout.end_status(), o.stderr.end_status()),
-                    (Some(a), Some(b)) if a != b
-                );
-            ev.stderr_hits = o.stderr.hits[during].clone();
-            ev.stdout_hits = o.stdout.hits[during].clone();
-            suite_flags(&mut ev);
-            Scope::Suite
-        }
-        Provenance::Direct => {
-            ev.exit_code = o.code;
-            ev.signal = o.signal;
-            ev.stderr_hits = o.stderr.hits[during].clone();
-            ev.stdout_hits = o.stdout.hits[during].clone();
-            suite_flags(&mut ev);
-            Scope::Suite
-        }
-        Provenance::Started => {
-            ev.exit_code = o.code;
-            ev.signal = o.signal;
-            ev.stderr_hits = or_hits(&[&o.stderr.hits[after], &master.hits[before]]);
-            ev.stdout_hits = o.stdout.hits[after].clone();
-            Scope::Lost
-        }
-        Provenance::NotStarted | Provenance::StateError(_) => {
-            ev.exit_code = o.code;
-            ev.signal = o.signal;
-            ev.state_error = matches!(provenance, Provenance::StateError(_));
-            let mut spawn = Scan::default();
-            if let Some(err) = &o.spawn_error {
-                spawn = scan_text(
-                    plan,
-                    &format!(
-                        "stagerun: cannot run `{}`: {err}\n",
-                        plan.transport_program()
-                    ),
-                );
-                ev.exit_code = Some(127);
-            }
-            ev.stderr_hits = or_hits(&[
-                &o.stderr.hits[before],
-                &o.stderr.hits[after],
-                &master.hits[before],
-                &spawn.hits[before],
-            ]);
-            ev.stdout_hits = or_hits(&[&o.stdout.hits[before], &o.stdout.hits[after]]);
-            Scope::Channel
-        }
-    };
-    ev.scope = Some(scope);
-    let mut c = if scope == Scope::Lost {
-        rules.classify_lost(&ev)
-    } else {
-        rules.classify(&ev)
-    };
-    if let Some(near) = &suite.near_miss
-        && matches!(
-            c.rule.as_str(),
-            "suite-near-miss-nonzero" | "suite-ambiguous-check-line"
-        )
-    {
-        c.reason = format!("{}: {near:?}", c.reason);
-    }
-    if let Some(why) = suite.incomplete.as_ref().or(suite.bailed.as_ref())
-        && matches!(c.rule.as_str(), "suite-incomplete" | "suite-bailed-out")
-    {
-        c.reason = format!("{}: {why}", c.reason);
-    }
-    if scope == Scope::Lost
-        && let Some(last) = o.stderr.suite_tail.last_line()
-    {
-        c.reason = format!("{} (last stderr line: {last:?})", c.reason);
-    }
-    (scope, c)
 }

@@ -5,9 +5,11 @@ mod alert;
 pub mod attempt;
 pub mod persist;
 pub mod plan;
+mod provenance;
 mod push;
 mod recovery;
 mod remote;
+mod suite_report;
 pub mod verdict;
 
 use crate::cli::RunArgs;

@@ -58,6 +58,17 @@ pub fn session(
         );
         let _ = std::fs::remove_file(&socket);
     }
+    open_shared(ssh, socket, persist, signals_since)
+}
+
+/// Starts a shared master on `socket` and waits until ssh has put it in the
+/// background.
+fn open_shared(
+    ssh: &Ssh,
+    socket: PathBuf,
+    persist: Duration,
+    signals_since: usize,
+) -> Result<Session, OpenFailure> {
     let log = socket.with_extension("log");
     let log_file = std::fs::File::create(&log).map_err(|e| OpenFailure {
         stderr: format!("stagerun: cannot create {}: {e}", log.display()),
@@ -91,27 +102,13 @@ pub fn session(
         ..OpenFailure::default()
     })?;
     let until = std::time::Instant::now() + ssh.connect_timeout + Duration::from_secs(10);
-    let status = loop {
-        if let Ok(Some(st)) = child.try_wait() {
-            break Some(st);
-        }
-        let interrupted = crate::signals::count() > signals_since;
-        if interrupted || std::time::Instant::now() >= until {
-            crate::process::group::terminate(
-                child.id() as i32,
-                Duration::from_millis(300),
-                &|| false,
-            );
-            let _ = child.wait();
-            return Err(OpenFailure {
-                stderr: read_log(),
-                code: None,
-                timed_out: !interrupted,
-                interrupted,
-            });
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let status =
+        wait_backgrounded(&mut child, until, signals_since).map_err(|interrupted| OpenFailure {
+            stderr: read_log(),
+            code: None,
+            timed_out: !interrupted,
+            interrupted,
+        })?;
     if status.is_some_and(|s| s.success()) && socket.exists() {
         crate::note!(
             "opened a shared ssh master for {} (kept {}s after its last use; `stagerun disconnect` closes it)",
@@ -125,6 +122,32 @@ pub fn session(
         code: status.and_then(|s| s.code()),
         ..OpenFailure::default()
     })
+}
+
+/// Waits for ssh to exit (it forks into the background once connected);
+/// stops it on a signal or at `until`. Err(true): interrupted by a signal,
+/// Err(false): out of time.
+fn wait_backgrounded(
+    child: &mut std::process::Child,
+    until: std::time::Instant,
+    signals_since: usize,
+) -> Result<Option<std::process::ExitStatus>, bool> {
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            break Ok(Some(st));
+        }
+        let interrupted = crate::signals::count() > signals_since;
+        if interrupted || std::time::Instant::now() >= until {
+            crate::process::group::terminate(
+                child.id() as i32,
+                Duration::from_millis(300),
+                &|| false,
+            );
+            let _ = child.wait();
+            return Err(interrupted);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// `stagerun disconnect`: closes the shared master for these settings.

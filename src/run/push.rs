@@ -129,24 +129,37 @@ pub fn push(req: &Request) -> StepOutcome {
             ),
         ));
     }
-    let branch = match req.branch {
+    let branch = match branch(req, &git) {
+        Ok(b) => b,
+        Err(failed) => return failed,
+    };
+    if let Err(e) = commit(req, &git, file) {
+        return outcome("failed", e);
+    }
+    push_branch(req, &git, &branch)
+}
+
+/// push_branch, else the checked-out branch, else the one CI names.
+fn branch(req: &Request, git: &Git) -> Result<String, StepOutcome> {
+    Ok(match req.branch {
         Some(b) => b.to_string(),
         None => match git.run(&["symbolic-ref", "--short", "-q", "HEAD"]) {
             Ok(b) if !b.is_empty() => b,
             _ => match ci_branch() {
                 Some(b) => b,
                 None => {
-                    return outcome(
+                    return Err(outcome(
                         "failed",
                         "HEAD is detached and neither push_branch nor a CI branch variable (CI_COMMIT_REF_NAME, GITHUB_HEAD_REF, GITHUB_REF_NAME) is set",
-                    );
+                    ));
                 }
             },
         },
-    };
-    if let Err(e) = git.run(&["add", "--", file]) {
-        return outcome("failed", e);
-    }
+    })
+}
+
+fn commit(req: &Request, git: &Git, file: &str) -> Result<(), String> {
+    git.run(&["add", "--", file])?;
     // The user's own identity wins; a fallback keeps a fresh CI clone working.
     let mut commit: Vec<&str> = Vec::new();
     if git.run(&["config", "user.email"]).is_err() {
@@ -168,9 +181,10 @@ pub fn push(req: &Request) -> StepOutcome {
         "--",
         file,
     ]);
-    if let Err(e) = git.run(&commit) {
-        return outcome("failed", e);
-    }
+    git.run(&commit).map(|_| ())
+}
+
+fn push_branch(req: &Request, git: &Git, branch: &str) -> StepOutcome {
     let refspec = format!("HEAD:refs/heads/{branch}");
     match git.run(&["push", "--quiet", "--", req.remote, &refspec]) {
         Ok(_) => outcome("pushed", format!("{} {branch}", req.remote)),
@@ -181,7 +195,7 @@ pub fn push(req: &Request) -> StepOutcome {
         {
             // Someone pushed meanwhile: put our one log commit on top, once.
             let rebased = git
-                .run(&["fetch", "--quiet", "--", req.remote, &branch])
+                .run(&["fetch", "--quiet", "--", req.remote, branch])
                 .and_then(|_| git.run(&["rebase", "--quiet", "--autostash", "FETCH_HEAD"]))
                 .and_then(|_| git.run(&["push", "--quiet", "--", req.remote, &refspec]));
             match rebased {

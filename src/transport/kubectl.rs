@@ -47,6 +47,101 @@ impl Kubectl {
         }
         argv
     }
+
+    fn context_step(&self) -> Step {
+        let mut context = vec![s("kubectl"), s("config")];
+        match &self.context {
+            Some(c) => context.extend([s("get-contexts"), s("-o"), s("name"), c.clone()]),
+            None => context.push(s("current-context")),
+        }
+        Step {
+            name: "kube context",
+            argv: context,
+            judge: Box::new(|code, out| {
+                if code == 0 && !out.is_empty() {
+                    Ok(format!("context {out}"))
+                } else {
+                    Err((Class::PermanentEnv, "no usable kubeconfig context".into()))
+                }
+            }),
+        }
+    }
+
+    fn exec_allowed_step(&self) -> Step {
+        let mut can_i = self.base();
+        can_i.extend([s("auth"), s("can-i"), s("create"), s("pods/exec")]);
+        Step {
+            name: "may exec into pods",
+            argv: can_i,
+            judge: Box::new(|code, out| match (code, out) {
+                (0, "yes") => Ok("pods/exec allowed".into()),
+                (_, "no") => Err((Class::PermanentEnv, "RBAC forbids create pods/exec".into())),
+                (code, _) => Err((
+                    Class::PermanentEnv,
+                    format!("kubectl auth can-i exited {code}"),
+                )),
+            }),
+        }
+    }
+
+    fn pod_running_step(&self) -> Step {
+        let mut phase = self.base();
+        phase.extend([
+            s("get"),
+            s("pod"),
+            self.pod.clone(),
+            s("-o"),
+            s("jsonpath={.status.phase}"),
+        ]);
+        let pod = self.pod.clone();
+        Step {
+            name: "pod running",
+            argv: phase,
+            judge: Box::new(move |code, out| match (code, out) {
+                (0, "Running") => Ok(format!("{pod} is Running")),
+                (0, "Pending") => Err((Class::TransientInfra, format!("{pod} is Pending"))),
+                (0, phase) => Err((
+                    Class::PermanentEnv,
+                    format!("{pod} is {phase}, not Running"),
+                )),
+                (code, _) => Err((
+                    Class::PermanentEnv,
+                    format!("kubectl get pod exited {code}"),
+                )),
+            }),
+        }
+    }
+
+    fn container_ready_step(&self) -> Step {
+        let mut ready = self.base();
+        ready.extend([
+            s("get"),
+            s("pod"),
+            self.pod.clone(),
+            s("-o"),
+            format!(
+                "jsonpath={{.status.containerStatuses[?(@.name==\"{}\")].ready}}",
+                self.container
+            ),
+        ]);
+        let container = self.container.clone();
+        Step {
+            name: "container ready",
+            argv: ready,
+            judge: Box::new(move |code, out| match (code, out) {
+                (0, "true") => Ok(format!("{container} is ready")),
+                (0, "false") => Err((Class::TransientInfra, format!("{container} is not ready"))),
+                (0, _) => Err((
+                    Class::PermanentEnv,
+                    format!("container `{container}` is not in the pod"),
+                )),
+                (code, _) => Err((
+                    Class::PermanentEnv,
+                    format!("kubectl get pod exited {code}"),
+                )),
+            }),
+        }
+    }
 }
 
 impl Engine for Kubectl {
@@ -68,92 +163,11 @@ impl Engine for Kubectl {
     }
 
     fn preflight(&self) -> Vec<Step> {
-        let mut context = vec![s("kubectl"), s("config")];
-        match &self.context {
-            Some(c) => context.extend([s("get-contexts"), s("-o"), s("name"), c.clone()]),
-            None => context.push(s("current-context")),
-        }
-        let mut can_i = self.base();
-        can_i.extend([s("auth"), s("can-i"), s("create"), s("pods/exec")]);
-        let mut phase = self.base();
-        phase.extend([
-            s("get"),
-            s("pod"),
-            self.pod.clone(),
-            s("-o"),
-            s("jsonpath={.status.phase}"),
-        ]);
-        let mut ready = self.base();
-        ready.extend([
-            s("get"),
-            s("pod"),
-            self.pod.clone(),
-            s("-o"),
-            format!(
-                "jsonpath={{.status.containerStatuses[?(@.name==\"{}\")].ready}}",
-                self.container
-            ),
-        ]);
-        let pod = self.pod.clone();
-        let container = self.container.clone();
         vec![
-            Step {
-                name: "kube context",
-                argv: context,
-                judge: Box::new(|code, out| {
-                    if code == 0 && !out.is_empty() {
-                        Ok(format!("context {out}"))
-                    } else {
-                        Err((Class::PermanentEnv, "no usable kubeconfig context".into()))
-                    }
-                }),
-            },
-            Step {
-                name: "may exec into pods",
-                argv: can_i,
-                judge: Box::new(|code, out| match (code, out) {
-                    (0, "yes") => Ok("pods/exec allowed".into()),
-                    (_, "no") => Err((Class::PermanentEnv, "RBAC forbids create pods/exec".into())),
-                    (code, _) => Err((
-                        Class::PermanentEnv,
-                        format!("kubectl auth can-i exited {code}"),
-                    )),
-                }),
-            },
-            Step {
-                name: "pod running",
-                argv: phase,
-                judge: Box::new(move |code, out| match (code, out) {
-                    (0, "Running") => Ok(format!("{pod} is Running")),
-                    (0, "Pending") => Err((Class::TransientInfra, format!("{pod} is Pending"))),
-                    (0, phase) => Err((
-                        Class::PermanentEnv,
-                        format!("{pod} is {phase}, not Running"),
-                    )),
-                    (code, _) => Err((
-                        Class::PermanentEnv,
-                        format!("kubectl get pod exited {code}"),
-                    )),
-                }),
-            },
-            Step {
-                name: "container ready",
-                argv: ready,
-                judge: Box::new(move |code, out| match (code, out) {
-                    (0, "true") => Ok(format!("{container} is ready")),
-                    (0, "false") => {
-                        Err((Class::TransientInfra, format!("{container} is not ready")))
-                    }
-                    (0, _) => Err((
-                        Class::PermanentEnv,
-                        format!("container `{container}` is not in the pod"),
-                    )),
-                    (code, _) => Err((
-                        Class::PermanentEnv,
-                        format!("kubectl get pod exited {code}"),
-                    )),
-                }),
-            },
+            self.context_step(),
+            self.exec_allowed_step(),
+            self.pod_running_step(),
+            self.container_ready_step(),
         ]
     }
 }
