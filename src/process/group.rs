@@ -97,16 +97,61 @@ pub fn terminate(pgid: i32, grace: Duration, hurry: &dyn Fn() -> bool) -> bool {
 /// the suite starts inherits it, also a daemon that left its group.
 pub const TAG_VAR: &str = "STAGERUN_RUN";
 
-/// Live processes (other than us) whose environment carries `TAG_VAR=tag`.
-pub fn tagged(tag: &str) -> Vec<i32> {
+/// Makes this process the reaper of orphans in its subtree (or stops it):
+/// while the suite runs, a daemon it leaves behind becomes our child, so it
+/// is found among a handful of children instead of in all of /proc.
+pub fn adopt_orphans(on: bool) {
+    // SAFETY: prctl with integer arguments only.
+    let done = unsafe {
+        libc::prctl(
+            libc::PR_SET_CHILD_SUBREAPER,
+            libc::c_ulong::from(on),
+            0,
+            0,
+            0,
+        ) == 0
+    };
+    ADOPTING.store(on && done, std::sync::atomic::Ordering::SeqCst);
+}
+
+static ADOPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Our children, from every thread's `children` list; None where the kernel
+/// does not offer the list.
+fn our_children() -> Option<Vec<i32>> {
+    let mut pids = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let list = std::fs::read_to_string(task.path().join("children")).ok()?;
+        pids.extend(
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok()),
+        );
+    }
+    Some(pids)
+}
+
+fn all_pids() -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Live processes (other than us) whose environment carries `TAG_VAR=tag`:
+/// among our children when we adopt orphans, else anywhere.
+pub fn tagged(tag: &str, among_children: bool) -> Vec<i32> {
     let needle = format!("{TAG_VAR}={tag}");
     let me = std::process::id() as i32;
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
+    let candidates = among_children
+        .then(our_children)
         .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .unwrap_or_else(all_pids);
+    candidates
+        .into_iter()
         .filter(|&pid| pid != me)
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/environ"))
@@ -125,14 +170,24 @@ pub fn tagged(tag: &str) -> Vec<i32> {
 /// that called setsid twice): TERM, a short grace, KILL. Returns how many
 /// were found, and whether any is still alive.
 pub fn stop_tagged(tag: &str, grace: Duration) -> (usize, bool) {
+    let among_children = ADOPTING.load(std::sync::atomic::Ordering::SeqCst);
+    let tagged = |tag: &str| tagged(tag, among_children);
     let found = tagged(tag);
     if found.is_empty() {
         return (0, false);
     }
+    // SAFETY: getpgrp has no preconditions.
+    let ours = unsafe { libc::getpgrp() };
     let send = |pids: &[i32], sig| {
         for &pid in pids {
-            // SAFETY: kill on a pid we just read; ESRCH is fine.
+            // SAFETY: kill on a pid we just read, and on the group it leads
+            // (a daemon's own children with it), never our own group;
+            // ESRCH is fine.
             unsafe {
+                let pgid = libc::getpgid(pid);
+                if pgid > 0 && pgid != ours {
+                    libc::killpg(pgid, sig);
+                }
                 libc::kill(pid, sig);
             }
         }

@@ -226,6 +226,7 @@ fn spawn(
     }
     if let Some(tag) = &opts.tag {
         expr = expr.env(group::TAG_VAR, tag);
+        group::adopt_orphans(true);
     }
     let handle = expr.start();
     // Our copies of the pipes' write ends must close, or EOF never comes.
@@ -312,7 +313,9 @@ fn stop_what_is_left(pgid: i32, opts: &Options, hurry: &dyn Fn() -> bool, outcom
     };
     outcome.survivors = group::terminate(pgid, grace, hurry);
     if let Some(tag) = &opts.tag {
+        // Still adopting while we stop them: what they leave is ours too.
         let (escaped, left) = group::stop_tagged(tag, grace.min(Duration::from_secs(1)));
+        group::adopt_orphans(false);
         if escaped > 0 {
             crate::note!(
                 "stopped {escaped} process(es) the suite left running outside its process group"
