@@ -211,28 +211,48 @@ pub fn load(req: &Request) -> Result<Settings> {
     Settings::from_layers(&Layers(layers), req.repo.to_string(), file.map(|(p, _)| p))
 }
 
+/// defaults.yaml, converted to JSON by build.rs (parsing the YAML at every
+/// start was half of a dry run's time).
+const DEFAULTS_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/defaults.json"));
+
+/// Every default, in the order of the key list.
+fn default_values() -> Result<Vec<(&'static str, Yaml)>> {
+    let bad = |why: String| Error::Internal(format!("built-in defaults: {why}"));
+    let map: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(DEFAULTS_JSON).map_err(|e| bad(e.to_string()))?;
+    let mut values = Vec::new();
+    for (key, value) in map {
+        let known = keys::KEYS
+            .iter()
+            .position(|d| d.name == key)
+            .ok_or_else(|| bad(format!("unknown key `{key}`")))?;
+        let value = <Yaml as serde::Deserialize>::deserialize(value)
+            .map_err(|e| bad(format!("`{key}`: {e}")))?;
+        values.push((known, keys::KEYS[known].name, value));
+    }
+    values.sort_by_key(|v| v.0);
+    Ok(values.into_iter().map(|(_, k, v)| (k, v)).collect())
+}
+
 fn defaults_layer() -> Result<Layer> {
-    let parsed: FileOptions = serde_saphyr::from_str(DEFAULTS)
-        .map_err(|e| Error::Internal(format!("built-in defaults: {}", one_line_yaml_error(&e))))?;
     let mut layer = Layer::default();
-    for (key, v) in parsed.entries() {
+    for (key, value) in default_values()? {
         layer
             .values
-            .insert(key, (Raw::Yaml(v.value.clone()), Source::Default));
+            .insert(key, (Raw::Yaml(value), Source::Default));
     }
     Ok(layer)
 }
 
 /// (key, value as written) of every default, for help texts and docs.
 pub fn defaults_shown() -> Vec<(String, String)> {
-    let Ok(parsed) = serde_saphyr::from_str::<FileOptions>(DEFAULTS) else {
+    let Ok(values) = default_values() else {
         return Vec::new();
     };
-    parsed
-        .entries()
+    values
         .into_iter()
-        .map(|(k, v)| {
-            let shown = match &v.value {
+        .map(|(k, value)| {
+            let shown = match &value {
                 Yaml::Str(s) => s.clone(),
                 Yaml::Seq(items) if items.is_empty() => "[]".into(),
                 other => serde_json::to_string(&yaml_json(other)).unwrap_or_default(),

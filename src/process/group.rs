@@ -119,13 +119,21 @@ static ADOPTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::
 /// Our children, from every thread's `children` list; None where the kernel
 /// does not offer the list.
 fn our_children() -> Option<Vec<i32>> {
-    let mut pids = Vec::new();
+    let parse = |list: String| -> Vec<i32> {
+        list.split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+            .collect()
+    };
+    // The main thread's list tells whether the kernel has them at all;
+    // another thread may exit while we read (its list is gone, not empty).
+    let me = std::process::id().to_string();
+    let mut pids = parse(std::fs::read_to_string(format!("/proc/self/task/{me}/children")).ok()?);
     for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
-        let list = std::fs::read_to_string(task.path().join("children")).ok()?;
-        pids.extend(
-            list.split_whitespace()
-                .filter_map(|p| p.parse::<i32>().ok()),
-        );
+        if task.file_name().to_str() != Some(me.as_str())
+            && let Ok(list) = std::fs::read_to_string(task.path().join("children"))
+        {
+            pids.extend(parse(list));
+        }
     }
     Some(pids)
 }

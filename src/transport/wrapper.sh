@@ -72,6 +72,8 @@ sig() {
 # group lives; a takeover renames the old lock first, so of two runners
 # only one can take it
 lock() {
+  # (the state folder usually exists: one mkdir, not two)
+  mkdir "$L" 2>/dev/null && return 0
   mkdir -p "$s" 2>/dev/null
   mkdir "$L" 2>/dev/null && return 0
   if [ ! -d "$L" ]; then
