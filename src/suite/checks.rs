@@ -18,8 +18,34 @@ static NEAR_MISS: LazyLock<Regex> = LazyLock::new(|| {
         .expect("valid pattern")
 });
 
+/// The bytes every match of an anchored pattern starts with (`^C[0-9]+…`
+/// → `C`), from its literal prefixes; None when that cannot be said.
+fn first_bytes(pattern: &str) -> Option<Vec<u8>> {
+    use regex_syntax::hir::{Look, literal::Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    if !hir.properties().look_set_prefix().contains(Look::Start) {
+        return None;
+    }
+    let prefixes = Extractor::new().extract(&hir);
+    let mut first: Vec<u8> = Vec::new();
+    for lit in prefixes.literals()? {
+        let b = *lit.as_bytes().first()?;
+        if !first.contains(&b) {
+            first.push(b);
+        }
+    }
+    (!first.is_empty()).then_some(first)
+}
+
 pub struct ChecksParser {
     pattern: Regex,
+    /// What a check line must start with, when the pattern says.
+    first: Option<Vec<u8>>,
+    loose_first: Option<Vec<u8>>,
     /// The configured pattern, case-insensitive, for near misses under a
     /// custom id scheme.
     loose: Option<Regex>,
@@ -84,9 +110,17 @@ impl ChecksParser {
             .unicode(false)
             .build()
             .ok();
+        let first = first_bytes(pattern.as_str());
+        let loose_first = first.as_ref().map(|f| {
+            f.iter()
+                .flat_map(|b| [b.to_ascii_lowercase(), b.to_ascii_uppercase()])
+                .collect()
+        });
         ChecksParser {
             pattern,
             loose,
+            first,
+            loose_first,
             report: SuiteReport::default(),
         }
     }
@@ -146,7 +180,21 @@ fn parts(line: &[u8]) -> Vec<&[u8]> {
 impl ChecksParser {
     /// One visible line: a check, a near miss, or neither.
     fn part(&mut self, shown: &[u8]) {
-        match parse(&self.pattern, shown) {
+        let starts = |set: &Option<Vec<u8>>, line: &[u8]| {
+            set.as_ref()
+                .is_none_or(|s| line.first().is_some_and(|b| s.contains(b)))
+        };
+        // Most lines of a chatty suite cannot start a check: no regex runs.
+        let parsed = if starts(&self.first, shown) {
+            parse(&self.pattern, shown)
+        } else {
+            None
+        };
+        let loose = self
+            .loose
+            .as_ref()
+            .filter(|_| starts(&self.loose_first, shown.trim_ascii_start()));
+        match parsed {
             Some((id, status, detail)) => {
                 self.report.results += 1;
                 if status == Status::Fail {
@@ -154,7 +202,7 @@ impl ChecksParser {
                 }
                 self.report.table.record(id, status, detail);
             }
-            None if near_miss(shown, self.loose.as_ref()) => self.report.note_near_miss(shown),
+            None if near_miss(shown, loose) => self.report.note_near_miss(shown),
             None => {}
         }
     }
@@ -205,6 +253,21 @@ mod tests {
         let r = feed(&refs);
         assert_eq!(r.table.summary(), "8/10 PASS, C9a/C9b waived");
         assert!(!r.failing);
+    }
+
+    #[test]
+    fn an_anchored_pattern_tells_what_a_check_starts_with() {
+        assert_eq!(first_bytes(DEFAULT), Some(vec![b'C']));
+        assert_eq!(
+            first_bytes(r"^(?:T|CHK)-\d+ (?P<id>x)"),
+            Some(vec![b'T', b'C'])
+        );
+        assert_eq!(
+            first_bytes(r"(?P<id>C\d+) (?P<status>PASS)"),
+            None,
+            "not anchored"
+        );
+        assert_eq!(first_bytes(r"^\s*(?P<id>C\d+)"), None, "no literal start");
     }
 
     #[test]
