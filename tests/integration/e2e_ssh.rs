@@ -491,6 +491,22 @@ fn preflight_reports_each_step_with_the_rules_reason_and_fix() {
             .contains("preflight: repo r via ssh+docker"),
         "the header comes first: {err}"
     );
+    // The steps run as one remote command: one login even without a master.
+    let single = case(
+        &server,
+        "client",
+        "known_hosts",
+        &c.name,
+        "connection_reuse: false\n",
+    );
+    let before = server.logins();
+    stagerun(single.sb.path())
+        .args(["preflight", "--repo", "r"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("ok    lock folder writable"));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.logins() - before, 1, "{}", server.log());
 
     let missing = case(
         &server,

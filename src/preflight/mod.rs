@@ -13,6 +13,8 @@ use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod batch;
+
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StepResult {
     pub name: String,
@@ -91,8 +93,12 @@ pub fn run_steps(
     mut on_step: impl FnMut(&StepResult),
 ) -> Vec<StepResult> {
     let control = session.and_then(|s| s.alive().then(|| s.control.clone()));
+    let steps = plan(t, s);
+    if matches!(t.channel, Channel::Ssh(_)) && master_failure.is_none() {
+        return batch::run(t, s, rules, &steps, control.as_deref(), on_step);
+    }
     let mut results = Vec::new();
-    for (i, step) in plan(t, s).into_iter().enumerate() {
+    for (i, step) in steps.into_iter().enumerate() {
         let start = Instant::now();
         let result = match (i, master_failure) {
             (0, Some(f)) => {
@@ -164,7 +170,33 @@ fn run_step(
     } else {
         out.code()
     };
-    let c = classified(rules, code, out.timed_out, &out.stdout, &stderr);
+    let said = Said {
+        code,
+        timed_out: out.timed_out,
+        stdout: &out.stdout,
+        stderr: &stderr,
+    };
+    judged(rules, step, &said, start)
+}
+
+/// What one step's command did.
+struct Said<'a> {
+    code: Option<i32>,
+    timed_out: bool,
+    stdout: &'a [u8],
+    stderr: &'a [u8],
+}
+
+/// A step's result from what its command did: a known infrastructure
+/// signature first, then the step's own reading of a clean exit.
+fn judged(
+    rules: &crate::classify::RulesHandle,
+    step: &Step,
+    out: &Said,
+    start: Instant,
+) -> StepResult {
+    let (code, stderr) = (out.code, out.stderr);
+    let c = classified(rules, code, out.timed_out, out.stdout, stderr);
     // A known infrastructure signature wins over the step's own reading;
     // the generic fallbacks do not.
     let signature = c.class != Class::SuiteRan
@@ -173,7 +205,7 @@ fn run_step(
         && !out.timed_out
         && let Some(code) = code
     {
-        let stdout = out.stdout_text();
+        let stdout = String::from_utf8_lossy(out.stdout);
         return match (step.judge)(code, stdout.trim()) {
             Ok(detail) => StepResult {
                 name: step.name.into(),
@@ -185,7 +217,7 @@ fn run_step(
                 duration_s: seconds(start.elapsed()),
             },
             Err((class, detail)) => {
-                let said = last_line(&stderr);
+                let said = last_line(stderr);
                 StepResult {
                     name: step.name.into(),
                     ok: false,
@@ -202,7 +234,7 @@ fn run_step(
             }
         };
     }
-    failed(step.name, &c, &last_line(&stderr), start)
+    failed(step.name, &c, &last_line(stderr), start)
 }
 
 /// One line per step, and the fix under a failing one.
