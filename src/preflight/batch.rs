@@ -92,7 +92,8 @@ pub(super) fn run(
     let argv = match argv {
         Ok(a) => a,
         Err(e) => {
-            let r = refused(steps.first().map_or("ssh reachable", |s| s.name), e);
+            let name = steps.first().map_or("ssh reachable", |s| s.name);
+            let r = StepResult::problem(name, Class::PermanentEnv, e.to_string(), 0.0);
             on_step(&r);
             return vec![r];
         }
@@ -156,33 +157,14 @@ pub(super) fn run(
     results
 }
 
-fn refused(name: &str, e: crate::error::Error) -> StepResult {
-    StepResult {
-        name: name.into(),
-        ok: false,
-        detail: e.to_string(),
-        class: Some(Class::PermanentEnv.as_str().into()),
-        rule: None,
-        fix: None,
-        duration_s: 0.0,
-    }
-}
-
 /// A step read as fine although the remote command ended before its marker
 /// (the remote shell died): never a pass.
 fn ended_early(name: &str, code: Option<i32>) -> StepResult {
-    StepResult {
-        name: name.into(),
-        ok: false,
-        detail: format!(
-            "the remote preflight command ended before this step finished (exit {})",
-            code.map_or_else(|| "by signal".to_string(), |c| c.to_string())
-        ),
-        class: Some(Class::TransientInfra.as_str().into()),
-        rule: None,
-        fix: None,
-        duration_s: 0.0,
-    }
+    let detail = format!(
+        "the remote preflight command ended before this step finished (exit {})",
+        code.map_or_else(|| "by signal".to_string(), |c| c.to_string())
+    );
+    StepResult::problem(name, Class::TransientInfra, detail, 0.0)
 }
 
 #[cfg(test)]

@@ -29,6 +29,21 @@ pub struct StepResult {
     pub duration_s: f64,
 }
 
+impl StepResult {
+    /// A failed step that no rule named: the step's own reading.
+    pub(crate) fn problem(name: &str, class: Class, detail: String, duration_s: f64) -> StepResult {
+        StepResult {
+            name: name.into(),
+            ok: false,
+            detail,
+            class: Some(class.as_str().into()),
+            rule: None,
+            fix: None,
+            duration_s,
+        }
+    }
+}
+
 /// The steps for this transport, in order.
 pub fn plan(t: &Transport, s: &Settings) -> Vec<Step> {
     let mut steps = Vec::new();
@@ -149,15 +164,7 @@ fn run_step(
     let argv = match t.host_argv(step.argv.clone(), control) {
         Ok(a) => a,
         Err(e) => {
-            return StepResult {
-                name: step.name.into(),
-                ok: false,
-                detail: e.to_string(),
-                class: Some(Class::PermanentEnv.as_str().into()),
-                rule: None,
-                fix: None,
-                duration_s: 0.0,
-            };
+            return StepResult::problem(step.name, Class::PermanentEnv, e.to_string(), 0.0);
         }
     };
     let out = Helper::new(argv.clone(), s.connect_timeout.0 + Duration::from_secs(20)).run();
@@ -218,19 +225,12 @@ fn judged(
             },
             Err((class, detail)) => {
                 let said = last_line(stderr);
-                StepResult {
-                    name: step.name.into(),
-                    ok: false,
-                    detail: if said.is_empty() {
-                        detail
-                    } else {
-                        format!("{detail} — {said}")
-                    },
-                    class: Some(class.as_str().into()),
-                    rule: None,
-                    fix: None,
-                    duration_s: seconds(start.elapsed()),
-                }
+                let detail = if said.is_empty() {
+                    detail
+                } else {
+                    format!("{detail} — {said}")
+                };
+                StepResult::problem(step.name, class, detail, seconds(start.elapsed()))
             }
         };
     }
