@@ -10,8 +10,8 @@ use super::{Said, StepResult, judged, seconds};
 use crate::classify::Class;
 use crate::config::Settings;
 use crate::process::helper::Helper;
+use crate::transport::session::Session;
 use crate::transport::{Step, Transport, ssh::remote_command};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Output kept per stream: far more than any step prints, so a marker is
@@ -72,10 +72,13 @@ pub(super) fn run(
     s: &Settings,
     rules: &crate::classify::RulesHandle,
     steps: &[Step],
-    control: Option<&Path>,
+    mut session: Option<&mut Session>,
     mut on_step: impl FnMut(&StepResult),
 ) -> Vec<StepResult> {
     let start = Instant::now();
+    let control = session
+        .as_deref_mut()
+        .and_then(|s| s.alive().then(|| s.control.clone()));
     let marker = format!("@@stagerun-step-{}", crate::capture::markers::nonce());
     let argv = script(steps).and_then(|text| {
         t.host_argv(
@@ -86,7 +89,7 @@ pub(super) fn run(
                 "stagerun-preflight".into(),
                 marker.clone(),
             ],
-            control,
+            control.as_deref(),
         )
     });
     let argv = match argv {
@@ -103,18 +106,25 @@ pub(super) fn run(
     let mut helper = Helper::new(argv.clone(), limit);
     helper.capture = CAPTURE;
     let out = helper.run();
-    let spawn_said;
-    let (stdout, stderr): (&[u8], &[u8]) = match &out.spawn_error {
-        Some(e) => {
-            spawn_said = format!("stagerun: cannot run `{}`: {e}\n", argv[0]).into_bytes();
-            (b"", &spawn_said)
-        }
-        None => (&out.stdout, &out.stderr),
-    };
+    let replaced;
     let code = if out.spawn_error.is_some() {
         Some(127)
     } else {
         out.code()
+    };
+    let (stdout, stderr): (&[u8], &[u8]) = match &out.spawn_error {
+        Some(e) => {
+            replaced = format!("stagerun: cannot run `{}`: {e}\n", argv[0]).into_bytes();
+            (b"", &replaced)
+        }
+        // Over a master, ssh's own words on a lost connection ("Connection
+        // … closed", "Timeout, server … not responding") are the master's.
+        None if code == Some(255) => {
+            let master = session.map(|s| s.take_log()).unwrap_or_default();
+            replaced = [out.stderr.as_slice(), master.as_bytes()].concat();
+            (&out.stdout, &replaced)
+        }
+        None => (&out.stdout, &out.stderr),
     };
     let (outs, out_rest) = frames(stdout, &marker);
     let (errs, err_rest) = frames(stderr, &marker);
@@ -126,6 +136,9 @@ pub(super) fn run(
                 timed_out: false,
                 stdout: o.output,
                 stderr: e.output,
+                limit,
+                // the status the step's own command ended with
+                via_ssh: false,
             },
             // The step that was running when the command ended: what ssh
             // or the timeout did is its answer.
@@ -134,6 +147,8 @@ pub(super) fn run(
                 timed_out: out.timed_out,
                 stdout: outs.get(i).map_or(out_rest, |f| f.output),
                 stderr: errs.get(i).map_or(err_rest, |f| f.output),
+                limit,
+                via_ssh: true,
             },
             _ => break,
         };

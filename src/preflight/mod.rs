@@ -107,11 +107,11 @@ pub fn run_steps(
     master_failure: Option<&crate::transport::session::OpenFailure>,
     mut on_step: impl FnMut(&StepResult),
 ) -> Vec<StepResult> {
-    let control = session.and_then(|s| s.alive().then(|| s.control.clone()));
     let steps = plan(t, s);
     if matches!(t.channel, Channel::Ssh(_)) && master_failure.is_none() {
-        return batch::run(t, s, rules, &steps, control.as_deref(), on_step);
+        return batch::run(t, s, rules, &steps, session, on_step);
     }
+    let control = session.and_then(|s| s.alive().then(|| s.control.clone()));
     let mut results = Vec::new();
     for (i, step) in steps.into_iter().enumerate() {
         let start = Instant::now();
@@ -167,7 +167,8 @@ fn run_step(
             return StepResult::problem(step.name, Class::PermanentEnv, e.to_string(), 0.0);
         }
     };
-    let out = Helper::new(argv.clone(), s.connect_timeout.0 + Duration::from_secs(20)).run();
+    let limit = s.connect_timeout.0 + Duration::from_secs(20);
+    let out = Helper::new(argv.clone(), limit).run();
     let mut stderr = out.stderr.clone();
     if let Some(e) = &out.spawn_error {
         stderr = format!("stagerun: cannot run `{}`: {e}\n", argv[0]).into_bytes();
@@ -182,6 +183,8 @@ fn run_step(
         timed_out: out.timed_out,
         stdout: &out.stdout,
         stderr: &stderr,
+        limit,
+        via_ssh: false,
     };
     judged(rules, step, &said, start)
 }
@@ -192,6 +195,10 @@ struct Said<'a> {
     timed_out: bool,
     stdout: &'a [u8],
     stderr: &'a [u8],
+    /// The time the step had.
+    limit: Duration,
+    /// Exit 255 is then ssh's own failure, not the step's answer.
+    via_ssh: bool,
 }
 
 /// A step's result from what its command did: a known infrastructure
@@ -203,11 +210,38 @@ fn judged(
     start: Instant,
 ) -> StepResult {
     let (code, stderr) = (out.code, out.stderr);
+    let with_words = |detail: String| match last_line(stderr) {
+        said if said.is_empty() => detail,
+        said => format!("{detail} — {said}"),
+    };
+    if out.timed_out {
+        let detail = format!(
+            "no answer within {}s (preflight's limit: connect_timeout + 20 s, over ssh + 2 s per step); something hangs there",
+            out.limit.as_secs()
+        );
+        let duration = seconds(start.elapsed());
+        return StepResult::problem(
+            step.name,
+            Class::TransientInfra,
+            with_words(detail),
+            duration,
+        );
+    }
     let c = classified(rules, code, out.timed_out, out.stdout, stderr);
     // A known infrastructure signature wins over the step's own reading;
     // the generic fallbacks do not.
     let signature = c.class != Class::SuiteRan
         && !matches!(c.rule.as_str(), "unknown-exit" | "no-rule-matched");
+    if !signature && out.via_ssh && code == Some(255) {
+        let detail = "ssh exited 255 without a known message: the connection failed or was closed during this step".to_string();
+        let duration = seconds(start.elapsed());
+        return StepResult::problem(
+            step.name,
+            Class::TransientInfra,
+            with_words(detail),
+            duration,
+        );
+    }
     if !signature
         && !out.timed_out
         && let Some(code) = code
@@ -223,15 +257,12 @@ fn judged(
                 fix: None,
                 duration_s: seconds(start.elapsed()),
             },
-            Err((class, detail)) => {
-                let said = last_line(stderr);
-                let detail = if said.is_empty() {
-                    detail
-                } else {
-                    format!("{detail} — {said}")
-                };
-                StepResult::problem(step.name, class, detail, seconds(start.elapsed()))
-            }
+            Err((class, detail)) => StepResult::problem(
+                step.name,
+                class,
+                with_words(detail),
+                seconds(start.elapsed()),
+            ),
         };
     }
     failed(step.name, &c, &last_line(stderr), start)

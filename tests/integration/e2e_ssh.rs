@@ -785,3 +785,99 @@ fn a_daemon_the_suite_left_in_the_container_is_stopped() {
     let left = c.processes_matching("sleep 66.6");
     assert!(left.is_empty(), "left in the container: {left:?}");
 }
+
+/// The container's runtime shim, stopped: every `docker exec` and
+/// `docker inspect` on it hangs until it is continued.
+struct FrozenShim(u32);
+
+impl FrozenShim {
+    fn freeze(c: &Container) -> FrozenShim {
+        let out = std::process::Command::new("docker")
+            .args(["inspect", "-f", "{{.State.Pid}}", &c.name])
+            .output()
+            .unwrap();
+        let init = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let stat = std::fs::read_to_string(format!("/proc/{init}/stat")).unwrap();
+        let shim: u32 = stat
+            .rsplit_once(')')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse()
+            .unwrap();
+        signal(shim, libc::SIGSTOP);
+        FrozenShim(shim)
+    }
+}
+
+impl Drop for FrozenShim {
+    fn drop(&mut self) {
+        signal(self.0, libc::SIGCONT);
+    }
+}
+
+/// Preflight's one remote command, faulted mid-way: a dropped session is
+/// ssh's failure in ssh's words (read from the master), never the step's
+/// "not found"; a step that hangs is reported as hanging once the
+/// command's limit passes.
+#[test]
+fn preflight_faults_mid_command_are_the_channels_not_the_steps() {
+    if !ready() {
+        return;
+    }
+    let server = Sshd::start();
+    let c = Container::docker("pass");
+    let t = case(
+        &server,
+        "client",
+        "known_hosts",
+        &c.name,
+        "connect_timeout: 2\n",
+    );
+    let frozen = FrozenShim::freeze(&c);
+    let mut child = stagerun_std(t.sb.path())
+        .args(["preflight", "--repo", "r"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first steps answer; `docker inspect` on the frozen container hangs.
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        server.signal_sessions(libc::SIGKILL) > 0,
+        "no ssh session to drop"
+    );
+    let (code, err) = wait_exit(&mut child, Duration::from_secs(20));
+    assert_eq!(code, 75, "{err}");
+    assert!(err.contains("rule ssh-closed-by-remote"), "{err}");
+    assert!(!err.contains("not found"), "{err}");
+
+    let started = std::time::Instant::now();
+    let out = stagerun(t.sb.path())
+        .args(["preflight", "--repo", "r", "--json"])
+        .timeout(Duration::from_secs(90))
+        .assert()
+        .code(75)
+        .get_output()
+        .clone();
+    let v = json(&out.stdout);
+    let last = v["steps"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["name"], "container running", "{v}");
+    assert_eq!(last["class"], "transient-infra", "{v}");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within"),
+        "{v}"
+    );
+    // connect_timeout 2 s + 20 s + 2 s for each of the 6 steps
+    assert!(
+        started.elapsed() < Duration::from_secs(45),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(frozen);
+}
