@@ -106,7 +106,7 @@ pub struct ChannelArgs {
     #[arg(long)]
     pub user: Option<String>,
     /// ssh port on the staging host.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub port: Option<String>,
     /// Container the suite runs in (docker, podman; kubectl's -c).
     #[arg(long)]
@@ -133,10 +133,10 @@ pub struct ChannelArgs {
     #[arg(long, value_name = "FILE")]
     pub known_hosts: Option<String>,
     /// Time limit of one attempt (seconds, or like 15m).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_negative_numbers = true)]
     pub timeout: Option<String>,
     /// Share the ssh master with later invocations for this long (0: close it).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_negative_numbers = true)]
     pub persist: Option<String>,
     /// What the suite prints: checks, tap, or junit (an XML report at --suite-report).
     #[arg(long, value_enum)]
@@ -159,13 +159,13 @@ pub struct RunArgs {
     #[arg(long)]
     pub mode: Option<String>,
     /// Retry budget for transient infrastructure faults.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
     pub retries: Option<String>,
     /// Extra classification rules (YAML), tried before the built-in ones.
     #[arg(long, value_name = "FILE")]
     pub rules: Option<String>,
     /// Time limit of the whole run, retries included (seconds, or like 40m).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_negative_numbers = true)]
     pub deadline: Option<String>,
     /// Do not commit and push the log.
     #[arg(long)]

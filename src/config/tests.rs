@@ -109,6 +109,22 @@ fn bad_values_name_key_and_source() {
             "{msg}"
         );
     }
+    for (raw, needle) in [
+        (
+            "99999999999",
+            "`99999999999` is more than the maximum of 20",
+        ),
+        ("21", "`21` is more than the maximum of 20"),
+        ("-1", "`-1` is not a whole number"),
+        ("2.5", "`2.5` is not a whole number"),
+    ] {
+        let err = Case::new(None)
+            .env("ORCH_STAGING_RUNNER_INFRA_RETRIES", raw)
+            .load()
+            .unwrap_err();
+        assert_eq!(err.code(), crate::exit::CONFIG);
+        assert!(err.to_string().contains(needle), "{err}");
+    }
     let msg = Case::new(Some("\ntimeout: 0\n"))
         .load()
         .unwrap_err()

@@ -138,6 +138,23 @@ fn bad_values_exit_78_naming_key_and_source_and_usage_errors_exit_2() {
         .code(78)
         .stderr(predicate::str::contains("stagerun.yaml:2:1"));
     std::fs::remove_file(sb.path().join("stagerun.yaml")).unwrap();
+    // A negative or oversized number is a bad value of its key (78), like 0,
+    // not a usage error.
+    for (flag, value, says) in [
+        ("--timeout", "-1", "`-1` is not a duration"),
+        ("--timeout", "0", "must be more than zero"),
+        ("--retries", "-3", "`-3` is not a whole number"),
+        ("--retries", "99999999999", "is more than the maximum of 20"),
+    ] {
+        sb.run_local(&item, "pass")
+            .args([flag, value])
+            .assert()
+            .code(78)
+            .stderr(
+                predicate::str::contains(format!("from flag {flag}"))
+                    .and(predicate::str::contains(says)),
+            );
+    }
     stagerun(sb.path())
         .args(["run"])
         .arg(&item)

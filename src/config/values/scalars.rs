@@ -85,13 +85,14 @@ macro_rules! count_type {
         impl Value for $name {
             const SHAPE: &'static str = "a whole number";
             fn from_text(s: &str, _: &Ctx) -> Result<Self, String> {
-                let n: u32 = s
-                    .parse()
-                    .map_err(|_| format!("`{s}` is not a whole number ≥ 0"))?;
-                if n > $max {
-                    return Err(format!("{n} is more than the maximum of {}", $max));
+                if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(format!("`{s}` is not a whole number ≥ 0"));
                 }
-                Ok($name(n))
+                // Digits only: what does not parse is too large.
+                match s.parse::<u32>() {
+                    Ok(n) if n <= $max => Ok($name(n)),
+                    _ => Err(format!("`{s}` is more than the maximum of {}", $max)),
+                }
             }
             fn show(&self) -> String {
                 self.0.to_string()
