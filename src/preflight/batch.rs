@@ -53,10 +53,24 @@ fn frames<'a>(buf: &'a [u8], marker: &str) -> (Vec<Frame<'a>>, &'a [u8]) {
     (found, rest)
 }
 
+/// First, the script says who it is (pid, process group, start time from
+/// /proc), so a hung preflight can be stopped where it runs.
+const WHO: &str = "{ read -r x < /proc/$$/stat; } 2>/dev/null && x=${x##*\") \"} && \
+     set -- \"$1\" $x && printf '%s-pid %s %s %s\\n' \"$1\" \"$$\" \"$4\" \"${21}\" >&2\n";
+
+/// Kills the preflight command's process group if that pid still is the
+/// same process (pid, group and start time agree): never another's.
+const STOP: &str = "p=$1 g=$2 t=$3\n\
+     { read -r x < \"/proc/$p/stat\"; } 2>/dev/null || exit 0\n\
+     x=${x##*\") \"}\n\
+     set -- $x\n\
+     [ \"$3\" = \"$g\" ] && [ \"${20}\" = \"$t\" ] && kill -9 -\"$g\" 2>/dev/null\n\
+     exit 0\n";
+
 /// The remote script: each step with its stdin closed, then its marker on
 /// both streams; `$1` is the marker, never spliced into the text.
 fn script(steps: &[Step]) -> crate::error::Result<String> {
-    let mut text = String::new();
+    let mut text = String::from(WHO);
     for step in steps {
         text.push_str(&remote_command(&step.argv)?);
         text.push_str(
@@ -106,80 +120,154 @@ pub(super) fn run(
     let mut helper = Helper::new(argv.clone(), limit);
     helper.capture = CAPTURE;
     let out = helper.run();
-    let replaced;
     let code = if out.spawn_error.is_some() {
         Some(127)
     } else {
         out.code()
     };
-    let (stdout, stderr): (&[u8], &[u8]) = match &out.spawn_error {
-        Some(e) => {
-            replaced = format!("stagerun: cannot run `{}`: {e}\n", argv[0]).into_bytes();
-            (b"", &replaced)
-        }
+    let (who, stderr) = who(&out.stderr, &marker);
+    let stderr = match &out.spawn_error {
+        Some(e) => format!("stagerun: cannot run `{}`: {e}\n", argv[0]).into_bytes(),
         // Over a master, ssh's own words on a lost connection ("Connection
         // … closed", "Timeout, server … not responding") are the master's.
         None if code == Some(255) => {
-            let master = session.map(|s| s.take_log()).unwrap_or_default();
-            replaced = [out.stderr.as_slice(), master.as_bytes()].concat();
-            (&out.stdout, &replaced)
+            let master = session
+                .as_deref_mut()
+                .map(|s| s.take_log())
+                .unwrap_or_default();
+            [stderr.as_slice(), master.as_bytes()].concat()
         }
-        None => (&out.stdout, &out.stderr),
+        None => stderr,
     };
-    let (outs, out_rest) = frames(stdout, &marker);
-    let (errs, err_rest) = frames(stderr, &marker);
+    let (outs, out_rest) = frames(&out.stdout, &marker);
+    let (errs, err_rest) = frames(&stderr, &marker);
     let mut results = Vec::new();
     for (i, step) in steps.iter().enumerate() {
-        let said = match (outs.get(i), errs.get(i)) {
-            (Some(o), Some(e)) => Said {
-                code: Some(e.status),
-                timed_out: false,
-                stdout: o.output,
-                stderr: e.output,
-                limit,
-                // the status the step's own command ended with
-                via_ssh: false,
-            },
-            // The step that was running when the command ended: what ssh
-            // or the timeout did is its answer.
-            _ if i == outs.len().min(errs.len()) => Said {
-                code,
-                timed_out: out.timed_out,
-                stdout: outs.get(i).map_or(out_rest, |f| f.output),
-                stderr: errs.get(i).map_or(err_rest, |f| f.output),
-                limit,
-                via_ssh: true,
-            },
-            _ => break,
+        let finished = outs.get(i).zip(errs.get(i));
+        let mut r = match finished {
+            Some((o, e)) => {
+                let said = Said {
+                    code: Some(e.status),
+                    timed_out: false,
+                    stdout: o.output,
+                    stderr: e.output,
+                    limit,
+                    // the status the step's own command ended with
+                    via_ssh: false,
+                };
+                judged(rules, step, &said, start)
+            }
+            None => {
+                let said = Said {
+                    code,
+                    timed_out: out.timed_out,
+                    stdout: outs.get(i).map_or(out_rest, |f| f.output),
+                    stderr: errs.get(i).map_or(err_rest, |f| f.output),
+                    limit,
+                    via_ssh: true,
+                };
+                unfinished(rules, step, &said, &out, start)
+            }
         };
-        let mut r = judged(rules, step, &said, start);
         // The steps share one command; its time is on the first.
         r.duration_s = if i == 0 {
             seconds(start.elapsed())
         } else {
             0.0
         };
-        if r.ok && said.code != Some(0) {
-            r = ended_early(step.name, said.code);
-        }
-        let ok = r.ok;
+        let ok = r.ok && finished.is_some();
         on_step(&r);
         results.push(r);
         if !ok {
             break;
         }
     }
+    // Cut off before its last marker: something may still run there.
+    let cut_off = out.timed_out || out.interrupted || code == Some(255);
+    if cut_off
+        && outs.len().min(errs.len()) < steps.len()
+        && let Some(who) = who
+    {
+        stop(t, s, session, &who);
+    }
     results
 }
 
-/// A step read as fine although the remote command ended before its marker
-/// (the remote shell died): never a pass.
-fn ended_early(name: &str, code: Option<i32>) -> StepResult {
+/// The script's pid, process group and start time, and its stderr without
+/// the line that said them.
+fn who(stderr: &[u8], marker: &str) -> (Option<[String; 3]>, Vec<u8>) {
+    let needle = format!("{marker}-pid ");
+    let Some(at) = memchr::memmem::find(stderr, needle.as_bytes()) else {
+        return (None, stderr.to_vec());
+    };
+    let after = &stderr[at + needle.len()..];
+    let end = memchr::memchr(b'\n', after).unwrap_or(after.len());
+    let fields: Vec<String> = String::from_utf8_lossy(&after[..end])
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let rest = [&stderr[..at], &after[(end + 1).min(after.len())..]].concat();
+    let who = match fields.as_slice() {
+        [p, g, t]
+            if [p, g, t]
+                .iter()
+                .all(|f| f.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            Some([p.clone(), g.clone(), t.clone()])
+        }
+        _ => None,
+    };
+    (who, rest)
+}
+
+/// A preflight cut off by its limit, a signal or a lost connection can
+/// leave a step hanging where it runs (a `docker exec` into a frozen
+/// container): its process group is killed there, over the master if it
+/// still answers, else over a new connection, bounded.
+fn stop(t: &Transport, s: &Settings, session: Option<&mut Session>, who: &[String; 3]) {
+    let control = session.and_then(|s| s.alive().then(|| s.control.clone()));
+    let mut cmd = vec![
+        "sh".into(),
+        "-c".into(),
+        STOP.into(),
+        "stagerun-preflight-stop".into(),
+    ];
+    cmd.extend(who.iter().cloned());
+    if let Ok(argv) = t.host_argv(cmd, control.as_deref()) {
+        let _ = Helper::new(argv, s.connect_timeout.0 + Duration::from_secs(5)).run();
+    }
+}
+
+/// The step that was running when the remote command ended.
+fn unfinished(
+    rules: &crate::classify::RulesHandle,
+    step: &Step,
+    said: &Said,
+    out: &crate::process::helper::HelperOutput,
+    start: Instant,
+) -> StepResult {
+    if out.interrupted {
+        let detail = "interrupted by a signal before this step finished".to_string();
+        return StepResult::problem(step.name, Class::TransientInfra, detail, 0.0);
+    }
+    // ssh's own failures (255), a missing ssh client and a hang have their
+    // readings; any other end without this step's marker means the remote
+    // shell never ran it or cut it short.
+    if out.timed_out || said.code == Some(255) || out.spawn_error.is_some() {
+        return judged(rules, step, said, start);
+    }
+    let said_last = super::last_line(said.stderr);
     let detail = format!(
-        "the remote preflight command ended before this step finished (exit {})",
-        code.map_or_else(|| "by signal".to_string(), |c| c.to_string())
+        "the staging host ended preflight's command before this step finished (exit {}): a forced command for this key, a login shell that is not a POSIX sh, or more than 4 MiB printed before the steps keep them from running{}",
+        said.code
+            .map_or_else(|| "by signal".to_string(), |c| c.to_string()),
+        if said_last.is_empty() {
+            String::new()
+        } else {
+            format!(" — {said_last}")
+        }
     );
-    StepResult::problem(name, Class::TransientInfra, detail, 0.0)
+    StepResult::problem(step.name, Class::PermanentEnv, detail, 0.0)
 }
 
 #[cfg(test)]
@@ -210,6 +298,57 @@ mod tests {
             ]
         );
         assert_eq!(rest, b"partial");
+    }
+
+    #[test]
+    fn who_is_read_and_taken_out_of_stderr() {
+        let err = format!("{M}-pid 41 41 9001\nwarning\n\n{M} 0\n");
+        let (said, rest) = who(err.as_bytes(), M);
+        assert_eq!(said, Some(["41".into(), "41".into(), "9001".into()]));
+        assert_eq!(rest, format!("warning\n\n{M} 0\n").as_bytes());
+        let (none, same) = who(b"no such line\n", M);
+        assert!(none.is_none());
+        assert_eq!(same, b"no such line\n");
+    }
+
+    /// The stop kills the preflight command's group where it runs, and
+    /// nothing when the start time does not match (a reused pid).
+    #[test]
+    fn the_stop_kills_the_hung_command_and_only_it() {
+        use std::io::{BufRead, BufReader};
+        use std::os::unix::process::CommandExt;
+        let hung = || {
+            let mut c = std::process::Command::new("sh")
+                .args(["-c", &format!("{WHO}sleep 30"), "stagerun-preflight", M])
+                .stderr(std::process::Stdio::piped())
+                .process_group(0)
+                .spawn()
+                .unwrap();
+            let mut line = String::new();
+            BufReader::new(c.stderr.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            let (who, _) = who(line.as_bytes(), M);
+            (c, who.expect(&line))
+        };
+        let stop = |who: &[String]| {
+            let status = std::process::Command::new("sh")
+                .args(["-c", STOP, "stagerun-preflight-stop"])
+                .args(who)
+                .status()
+                .unwrap();
+            assert!(status.success());
+        };
+        let (mut other, who) = hung();
+        stop(&[who[0].clone(), who[1].clone(), "1".into()]);
+        assert!(
+            other.try_wait().unwrap().is_none(),
+            "a different start time was killed"
+        );
+        stop(&who);
+        let status = other.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
     }
 
     #[test]

@@ -116,6 +116,10 @@ pub fn run_steps(
     for (i, step) in steps.into_iter().enumerate() {
         let start = Instant::now();
         let result = match (i, master_failure) {
+            (0, Some(f)) if f.interrupted => {
+                let detail = "interrupted by a signal while connecting".to_string();
+                StepResult::problem(step.name, Class::TransientInfra, detail, 0.0)
+            }
             (0, Some(f)) => {
                 let c = classified(rules, f.code, f.timed_out, b"", f.stderr.as_bytes());
                 failed(step.name, &c, &last_line(f.stderr.as_bytes()), start)

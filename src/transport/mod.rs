@@ -153,6 +153,9 @@ fn state_judge(what: String, healing: &'static [&'static str]) -> Judge {
 }
 
 /// Steps run inside the suite's environment, the same for every engine.
+/// Each script answers with a word and exits 0, so a clean exit without
+/// the word (an engine client stopped mid-step exits 0 too) or any other
+/// exit is never read as an answer about the environment.
 pub fn environment_steps(t: &Transport, st: &Settings) -> Vec<Step> {
     // Tested values are positional parameters, never spliced into the script.
     let sh_test =
@@ -161,30 +164,30 @@ pub fn environment_steps(t: &Transport, st: &Settings) -> Vec<Step> {
     let py = st.python.0.clone();
     steps.push(Step {
         name: "interpreter present",
-        argv: t
-            .engine
-            .exec(sh_test(r#"command -v "$1" >/dev/null 2>&1"#, &py)),
-        judge: Box::new(move |code, _| {
-            if code == 0 {
-                Ok(format!("{py} found"))
-            } else {
-                Err((Class::PermanentEnv, format!("interpreter `{py}` not found")))
-            }
+        argv: t.engine.exec(sh_test(
+            r#"if command -v "$1" >/dev/null 2>&1; then echo found; else echo missing; fi"#,
+            &py,
+        )),
+        judge: answer(move |word| match word {
+            "found" => Some(Ok(format!("{py} found"))),
+            "missing" => Some(Err(format!("interpreter `{py}` not found"))),
+            _ => None,
         }),
     });
     let script = st.check_script.0.clone();
     steps.push(Step {
         name: "check script present",
-        argv: t.engine.exec(sh_test(r#"test -f "$1""#, &script)),
-        judge: Box::new(move |code, _| {
-            if code == 0 {
-                Ok(format!("{script} exists"))
-            } else {
-                Err((
-                    Class::PermanentEnv,
-                    format!("check script `{script}` not found"),
-                ))
-            }
+        argv: t.engine.exec(sh_test(
+            r#"if [ -d "$1" ]; then echo folder; elif [ -f "$1" ]; then echo file; else echo missing; fi"#,
+            &script,
+        )),
+        judge: answer(move |word| match word {
+            "file" => Some(Ok(format!("{script} exists"))),
+            "folder" => Some(Err(format!(
+                "check script `{script}` is a folder, not the suite's file"
+            ))),
+            "missing" => Some(Err(format!("check script `{script}` not found"))),
+            _ => None,
         }),
     });
     if t.wrapped() {
@@ -192,20 +195,35 @@ pub fn environment_steps(t: &Transport, st: &Settings) -> Vec<Step> {
         steps.push(Step {
             name: "lock folder writable",
             argv: t.engine.exec(sh_test(
-                r#"mkdir -p "$1" 2>/dev/null && test -w "$1""#,
+                r#"if mkdir -p "$1" 2>/dev/null && [ -w "$1" ]; then echo writable; else echo denied; fi"#,
                 &dir,
             )),
-            judge: Box::new(move |code, _| {
-                if code == 0 {
-                    Ok(format!("{dir} writable"))
-                } else {
-                    Err((
-                        Class::PermanentEnv,
-                        format!("`remote_state_dir` {dir} is not writable"),
-                    ))
-                }
+            judge: answer(move |word| match word {
+                "writable" => Some(Ok(format!("{dir} writable"))),
+                "denied" => Some(Err(format!(
+                    "`remote_state_dir` {dir} is not writable"
+                ))),
+                _ => None,
             }),
         });
     }
     steps
+}
+
+/// A judge for a script that answers with one word: a known word is the
+/// answer (a problem is permanent); no word, or a failed exit, means the
+/// step did not run to its end, which says nothing about the environment.
+fn answer(read: impl Fn(&str) -> Option<std::result::Result<String, String>> + 'static) -> Judge {
+    Box::new(move |code, out| match (code, read(out)) {
+        (0, Some(Ok(fine))) => Ok(fine),
+        (0, Some(Err(problem))) => Err((Class::PermanentEnv, problem)),
+        (0, None) => Err((
+            Class::TransientInfra,
+            "the step exited 0 without its answer: it did not run to its end".into(),
+        )),
+        (code, _) => Err((
+            Class::TransientInfra,
+            format!("the step exited {code} without its answer"),
+        )),
+    })
 }

@@ -853,6 +853,25 @@ fn preflight_faults_mid_command_are_the_channels_not_the_steps() {
     assert_eq!(code, 75, "{err}");
     assert!(err.contains("rule ssh-closed-by-remote"), "{err}");
     assert!(!err.contains("not found"), "{err}");
+    // The hung `docker inspect` and the script around it are stopped where
+    // they run, over a new connection.
+    let left = none_left(&c.name, Duration::from_secs(5));
+    assert!(left.is_empty(), "left on the staging host: {left:?}");
+
+    // A signal mid-command: said as such, and nothing left there either.
+    let mut child = stagerun_std(t.sb.path())
+        .args(["preflight", "--repo", "r"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    signal(child.id(), libc::SIGTERM);
+    let (code, err) = wait_exit(&mut child, Duration::from_secs(10));
+    assert_eq!(code, 75, "{err}");
+    assert!(err.contains("interrupted by a signal"), "{err}");
+    let left = none_left(&c.name, Duration::from_secs(5));
+    assert!(left.is_empty(), "left on the staging host: {left:?}");
 
     let started = std::time::Instant::now();
     let out = stagerun(t.sb.path())
@@ -879,5 +898,54 @@ fn preflight_faults_mid_command_are_the_channels_not_the_steps() {
         "{:?}",
         started.elapsed()
     );
+    let left = none_left(&c.name, Duration::from_secs(5));
+    assert!(left.is_empty(), "left on the staging host: {left:?}");
     drop(frozen);
+}
+
+/// A key with a forced command runs none of the steps and exits 0: that
+/// is never a passing preflight. A check script that is a folder is said
+/// as such.
+#[test]
+fn preflight_never_passes_steps_that_did_not_run() {
+    if !ready() {
+        return;
+    }
+    let server = Sshd::start();
+    let c = Container::docker("pass");
+    let forced = case(&server, "forced", "known_hosts", &c.name, "");
+    let out = stagerun(forced.sb.path())
+        .args(["preflight", "--repo", "r", "--json"])
+        .assert()
+        .code(75)
+        .get_output()
+        .clone();
+    let v = json(&out.stdout);
+    assert_eq!(v["ok"], false, "{v}");
+    let steps = v["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{v}");
+    assert_eq!(steps[0]["name"], "ssh reachable", "{v}");
+    assert_eq!(steps[0]["class"], "permanent-env", "{v}");
+    assert!(
+        steps[0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("forced command"),
+        "{v}"
+    );
+
+    let folder = case(
+        &server,
+        "client",
+        "known_hosts",
+        &c.name,
+        "check_script: /staging\n",
+    );
+    stagerun(folder.sb.path())
+        .args(["preflight", "--repo", "r"])
+        .assert()
+        .code(75)
+        .stderr(predicate::str::contains(
+            "check script `/staging` is a folder",
+        ));
 }

@@ -117,6 +117,25 @@ pub(super) const INLINE_CASES: &[(&str, Scope, i32, &str)] = &[
         127,
         "stagerun: cannot run `python3`: No such file or directory\n",
     ),
+    // A client that exists but cannot start (a huge argv) is not missing.
+    (
+        "ssh-client-missing",
+        Channel,
+        127,
+        "stagerun: cannot run `ssh`: no such file or folder\n",
+    ),
+    (
+        "spawn-failed",
+        Channel,
+        127,
+        "stagerun: cannot run `ssh`: Argument list too long (os error 7)\n",
+    ),
+    (
+        "spawn-failed",
+        Channel,
+        127,
+        "stagerun: cannot run `docker`: permission denied\n",
+    ),
     ("remote-killed-by-signal", Suite, 137, ""),
     ("unknown-exit", Suite, 3, "something odd\n"),
     ("unknown-exit", Suite, 1, ""),

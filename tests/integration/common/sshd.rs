@@ -65,15 +65,25 @@ impl Sshd {
     pub fn start_in(prefix: &str) -> Sshd {
         let dir = tempfile::Builder::new().prefix(prefix).tempdir().unwrap();
         let d = dir.path();
-        for k in ["host", "client", "wrong", "nodocker", "other_host"] {
+        for k in [
+            "host",
+            "client",
+            "wrong",
+            "nodocker",
+            "other_host",
+            "forced",
+        ] {
             keygen(&d.join(k));
         }
+        // `forced`: a restricted deploy key whose forced command ignores
+        // what the client asks for and exits 0.
         std::fs::write(
             d.join("authorized_keys"),
             format!(
-                "{}\nenvironment=\"PATH=/nonexistent\" {}\n",
+                "{}\nenvironment=\"PATH=/nonexistent\" {}\ncommand=\"echo restricted key\" {}\n",
                 pub_key(&d.join("client")),
-                pub_key(&d.join("nodocker"))
+                pub_key(&d.join("nodocker")),
+                pub_key(&d.join("forced"))
             ),
         )
         .unwrap();
