@@ -50,7 +50,8 @@ pub fn session(
     if socket.exists() {
         if check(ssh, &socket) {
             crate::note!("reusing the shared ssh master for {}", ssh.target());
-            return Ok(Session::shared(socket));
+            let log = socket.with_extension("log");
+            return Ok(Session::shared(socket, Some(log)));
         }
         crate::note!(
             "the shared ssh master for {} did not answer; opening a fresh one",
@@ -70,14 +71,23 @@ fn open_shared(
     signals_since: usize,
 ) -> Result<Session, OpenFailure> {
     let log = socket.with_extension("log");
-    let log_file = std::fs::File::create(&log).map_err(|e| OpenFailure {
-        stderr: format!("stagerun: cannot create {}: {e}", log.display()),
-        ..OpenFailure::default()
-    })?;
+    // Both ssh's stderr (before it goes to the background) and its log
+    // (-E: once in the background its stderr is /dev/null) append here.
+    let _ = std::fs::remove_file(&log);
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| OpenFailure {
+            stderr: format!("stagerun: cannot create {}: {e}", log.display()),
+            ..OpenFailure::default()
+        })?;
     let argv = ssh.base(&[
         "-M".into(),
         "-N".into(),
         "-f".into(),
+        "-E".into(),
+        log.display().to_string(),
         "-o".into(),
         "ControlMaster=yes".into(),
         "-o".into(),
@@ -115,7 +125,7 @@ fn open_shared(
             ssh.target(),
             persist.as_secs()
         );
-        return Ok(Session::shared(socket));
+        return Ok(Session::shared(socket, Some(log)));
     }
     Err(OpenFailure {
         stderr: read_log(),

@@ -125,14 +125,20 @@ impl Session {
         }
     }
 
-    /// A master shared across invocations, already checked to answer.
-    pub fn shared(control: PathBuf) -> Session {
+    /// A master shared across invocations, already checked to answer; its
+    /// log (ssh -E) is read from its current end: what it says later is
+    /// about this invocation's commands.
+    pub fn shared(control: PathBuf, log: Option<PathBuf>) -> Session {
+        let log_read = log
+            .as_ref()
+            .and_then(|l| std::fs::metadata(l).ok())
+            .map_or(0, |m| m.len());
         Session {
             _dir: None,
             control,
             child: None,
-            log: None,
-            log_read: 0,
+            log,
+            log_read,
         }
     }
 

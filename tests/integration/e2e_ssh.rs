@@ -949,3 +949,48 @@ fn preflight_never_passes_steps_that_did_not_run() {
             "check script `/staging` is a folder",
         ));
 }
+
+/// A shared (persisted) master runs in the background with its stderr
+/// gone; its log (ssh -E) still gives ssh's own words when the staging
+/// host stalls mid-preflight.
+#[test]
+fn a_stall_under_a_shared_master_is_said_in_ssh_words() {
+    if !ready() {
+        return;
+    }
+    let server = Sshd::start();
+    let c = Container::docker("pass");
+    let t = case(
+        &server,
+        "client",
+        "known_hosts",
+        &c.name,
+        "connection_persist: 60s\nconnect_timeout: 2\nserver_alive_interval: 1\n",
+    );
+    stagerun(t.sb.path())
+        .args(["preflight", "--repo", "r"])
+        .assert()
+        .code(0);
+    let frozen = FrozenShim::freeze(&c);
+    let mut child = stagerun_std(t.sb.path())
+        .args(["preflight", "--repo", "r"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        server.signal_sessions(libc::SIGSTOP) > 0,
+        "no session to stall"
+    );
+    let (code, err) = wait_exit(&mut child, Duration::from_secs(40));
+    server.signal_sessions(libc::SIGCONT);
+    server.signal_sessions(libc::SIGKILL);
+    drop(frozen);
+    assert_eq!(code, 75, "{err}");
+    assert!(err.contains("rule ssh-server-not-responding"), "{err}");
+    stagerun(t.sb.path())
+        .args(["disconnect", "--repo", "r"])
+        .assert()
+        .code(0);
+}
