@@ -14,8 +14,8 @@ use crate::transport::session::Session;
 use crate::transport::{Step, Transport, ssh::remote_command};
 use std::time::{Duration, Instant};
 
-/// Output kept per stream: far more than any step prints, so a marker is
-/// never cut off.
+/// Output kept per stream: far more than any step prints; markers past it
+/// are lost, and a step without its marker never passes.
 const CAPTURE: usize = 4 << 20;
 
 /// One step's frame: its output on one stream and the status its marker
