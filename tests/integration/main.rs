@@ -11,6 +11,7 @@ mod config;
 mod e2e_docker;
 mod e2e_faults;
 mod e2e_podman;
+mod e2e_preflight;
 mod e2e_ssh;
 mod gate;
 mod help;
