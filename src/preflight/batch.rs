@@ -166,7 +166,8 @@ pub(super) fn run(
                     limit,
                     via_ssh: true,
                 };
-                unfinished(rules, step, &said, &out, start)
+                let started = who.is_some() || !errs.is_empty();
+                unfinished(rules, step, &said, &out, started, start)
             }
         };
         // The steps share one command; its time is on the first.
@@ -244,11 +245,16 @@ fn unfinished(
     step: &Step,
     said: &Said,
     out: &crate::process::helper::HelperOutput,
+    started: bool,
     start: Instant,
 ) -> StepResult {
     if out.interrupted {
-        let detail = "interrupted by a signal before this step finished".to_string();
-        return StepResult::problem(step.name, Class::TransientInfra, detail, 0.0);
+        let detail = if started {
+            "interrupted by a signal before this step finished"
+        } else {
+            "interrupted by a signal while connecting"
+        };
+        return StepResult::problem(step.name, Class::TransientInfra, detail.into(), 0.0);
     }
     // ssh's own failures (255), a missing ssh client and a hang have their
     // readings; any other end without this step's marker means the remote

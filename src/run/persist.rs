@@ -165,6 +165,8 @@ pub fn disconnect(ssh: &Ssh) -> Result<bool, String> {
     let Some(socket) = shared_socket(ssh) else {
         return Ok(false);
     };
+    // The master's log goes with it (and with a master that already expired).
+    let _ = std::fs::remove_file(socket.with_extension("log"));
     if !socket.exists() {
         return Ok(false);
     }
