@@ -262,6 +262,11 @@ fn unfinished(
     if out.timed_out || said.code == Some(255) || out.spawn_error.is_some() {
         return judged(rules, step, said, start);
     }
+    // A login shell that cannot parse the command has a rule of its own.
+    let c = super::classified(rules, said.code, false, said.stdout, said.stderr);
+    if super::is_signature(&c) {
+        return super::failed(step.name, &c, &super::last_line(said.stderr), start);
+    }
     let said_last = super::last_line(said.stderr);
     let detail = format!(
         "the staging host ended preflight's command before this step finished (exit {}): a forced command for this key, a login shell that is not a POSIX sh, or more than 4 MiB printed before the steps keep them from running{}",

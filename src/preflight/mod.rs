@@ -193,6 +193,11 @@ fn run_step(
     judged(rules, step, &said, start)
 }
 
+/// A known infrastructure signature, not a generic fallback.
+fn is_signature(c: &crate::classify::Classification) -> bool {
+    c.class != Class::SuiteRan && !matches!(c.rule.as_str(), "unknown-exit" | "no-rule-matched")
+}
+
 /// What one step's command did.
 struct Said<'a> {
     code: Option<i32>,
@@ -234,8 +239,7 @@ fn judged(
     let c = classified(rules, code, out.timed_out, out.stdout, stderr);
     // A known infrastructure signature wins over the step's own reading;
     // the generic fallbacks do not.
-    let signature = c.class != Class::SuiteRan
-        && !matches!(c.rule.as_str(), "unknown-exit" | "no-rule-matched");
+    let signature = is_signature(&c);
     if !signature && out.via_ssh && code == Some(255) {
         let detail = "ssh exited 255 without a known message: the connection failed or was closed during this step".to_string();
         let duration = seconds(start.elapsed());

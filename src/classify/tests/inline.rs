@@ -117,6 +117,9 @@ pub(super) const INLINE_CASES: &[(&str, Scope, i32, &str)] = &[
         127,
         "stagerun: cannot run `python3`: No such file or directory\n",
     ),
+    // tcsh as the login shell: preflight's script stops it at its first quote.
+    ("login-shell-not-posix", Channel, 1, "Unmatched '''.\n"),
+    ("login-shell-not-posix", Channel, 1, "Unmatched '\"'.\n"),
     // A client that exists but cannot start (a huge argv) is not missing.
     (
         "ssh-client-missing",
