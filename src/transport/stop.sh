@@ -4,41 +4,7 @@
 # not-running (nothing of this attempt holds the lock), confirmed, survivors.
 n=$1 s=$2 l=$3 g=$4
 L=$s/$l.lock
-z() { sleep 0.1 2>/dev/null || sleep 1; }
-f() {
-  { read -r x < "/proc/$1/stat"; } 2>/dev/null || return 1
-  x=${x##*") "}
-}
-st() {
-  t_=
-  f "$1" || return 1
-  set -- $x
-  case $1 in Z | X) return 1 ;; esac
-  t_=${20}
-}
-mem() {
-  u_=
-  for q in /proc/[0-9]*; do
-    q=${q#/proc/}
-    f "$q" || continue
-    set -- "$1" "$2" $x
-    case $3 in Z | X) continue ;; esac
-    [ "$5" = "$1" ] && [ "$q" != "$2" ] && u_="$u_ $q"
-  done
-  [ -n "$u_" ]
-}
-# e_=live processes that carry this attempt's tag in their environment: the
-# suite's descendants, also those that left its group (setsid twice, a
-# daemon); needs grep, else none are known
-esc() {
-  e_=
-  for q in $(grep -l -a -F "STAGERUN_RUN=$n" /proc/[0-9]*/environ 2>/dev/null); do
-    q=${q#/proc/}
-    q=${q%/environ}
-    [ "$q" != "$$" ] && st "$q" && e_="$e_ $q"
-  done
-  [ -n "$e_" ]
-}
+# @procs: src/transport/procs.sh goes here
 o=
 { read -r o < "$L/owner"; } 2>/dev/null
 set -- $o

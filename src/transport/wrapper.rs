@@ -1,10 +1,13 @@
 //! The provenance wrapper and the remote stop, both POSIX sh, passed inline
 //! in the argv (nothing is installed on the host or in the image). See
-//! wrapper.sh and stop.sh for the protocol, docs/transports.md for why.
+//! wrapper.sh and stop.sh for the protocol (both start with procs.sh),
+//! docs/transports.md for why.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
+/// The /proc helpers every remote script starts with.
+const PROCS_SOURCE: &str = include_str!("procs.sh");
 const WRAPPER_SOURCE: &str = include_str!("wrapper.sh");
 const STOP_SOURCE: &str = include_str!("stop.sh");
 pub const WRAPPER_ARG0: &str = "stagerun";
@@ -21,8 +24,21 @@ fn minify(source: &str) -> String {
         .join("\n")
 }
 
-pub static WRAPPER: LazyLock<String> = LazyLock::new(|| minify(WRAPPER_SOURCE));
-pub static STOP: LazyLock<String> = LazyLock::new(|| minify(STOP_SOURCE));
+/// Where a remote script takes the /proc helpers.
+const PROCS_AT: &str = "# @procs: src/transport/procs.sh goes here\n";
+
+/// A remote script, minified, with the /proc helpers (procs.sh) in place
+/// of its `# @procs` line.
+pub fn with_procs(body: &str) -> String {
+    assert!(
+        body.contains(PROCS_AT),
+        "a remote script without its # @procs line"
+    );
+    minify(&body.replacen(PROCS_AT, PROCS_SOURCE, 1))
+}
+
+pub static WRAPPER: LazyLock<String> = LazyLock::new(|| with_procs(WRAPPER_SOURCE));
+pub static STOP: LazyLock<String> = LazyLock::new(|| with_procs(STOP_SOURCE));
 
 /// Seconds as the shell's `sleep` takes them.
 pub fn secs(d: Duration) -> String {
@@ -110,7 +126,8 @@ mod tests {
     fn minified_scripts_keep_their_meaning() {
         assert!(!WRAPPER.contains("\n#"));
         assert!(WRAPPER.contains("@@stagerun:%s:%s@@"));
-        assert!(WRAPPER.len() < WRAPPER_SOURCE.len());
+        assert!(WRAPPER.len() < PROCS_SOURCE.len() + WRAPPER_SOURCE.len());
+        assert!(WRAPPER.contains("mem() {") && STOP.contains("esc() {"));
     }
 }
 
