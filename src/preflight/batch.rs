@@ -59,13 +59,16 @@ const WHO: &str = "{ read -r x < /proc/$$/stat; } 2>/dev/null && x=${x##*\") \"}
      set -- \"$1\" $x && printf '%s-pid %s %s %s\\n' \"$1\" \"$$\" \"$4\" \"${21}\" >&2\n";
 
 /// Kills the preflight command's process group if that pid still is the
-/// same process (pid, group and start time agree): never another's.
-const STOP: &str = "p=$1 g=$2 t=$3\n\
-     { read -r x < \"/proc/$p/stat\"; } 2>/dev/null || exit 0\n\
-     x=${x##*\") \"}\n\
-     set -- $x\n\
-     [ \"$3\" = \"$g\" ] && [ \"${20}\" = \"$t\" ] && kill -9 -\"$g\" 2>/dev/null\n\
+/// same process (pid, group and start time agree): never another's. Run
+/// after the shared /proc helpers (`f` leaves the stat fields in `x`).
+const STOP_BODY: &str = "# @procs: src/transport/procs.sh goes here\n\
+     p=$1 g=$2 t=$3\n\
+     f \"$p\" && set -- $x && [ \"$3\" = \"$g\" ] && [ \"${20}\" = \"$t\" ] && kill -9 -\"$g\" 2>/dev/null\n\
      exit 0\n";
+
+fn stop_script() -> String {
+    crate::transport::wrapper::with_procs(STOP_BODY)
+}
 
 /// The remote script: each step with its stdin closed, then its marker on
 /// both streams; `$1` is the marker, never spliced into the text.
@@ -230,7 +233,7 @@ fn stop(t: &Transport, s: &Settings, session: Option<&mut Session>, who: &[Strin
     let mut cmd = vec![
         "sh".into(),
         "-c".into(),
-        STOP.into(),
+        stop_script(),
         "stagerun-preflight-stop".into(),
     ];
     cmd.extend(who.iter().cloned());
@@ -265,20 +268,19 @@ fn unfinished(
     // A login shell that cannot parse the command has a rule of its own.
     let c = super::classified(rules, said.code, false, said.stdout, said.stderr);
     if super::is_signature(&c) {
-        return super::failed(step.name, &c, &super::last_line(said.stderr), start);
+        return super::failed(step.name, &c, said.stderr, start);
     }
-    let said_last = super::last_line(said.stderr);
     let detail = format!(
-        "the staging host ended preflight's command before this step finished (exit {}): a forced command for this key, a login shell that is not a POSIX sh, or more than 4 MiB printed before the steps keep them from running{}",
+        "the staging host ended preflight's command before this step finished (exit {}): a forced command for this key, a login shell that is not a POSIX sh, or more than 4 MiB printed before the steps keep them from running",
         said.code
             .map_or_else(|| "by signal".to_string(), |c| c.to_string()),
-        if said_last.is_empty() {
-            String::new()
-        } else {
-            format!(" — {said_last}")
-        }
     );
-    StepResult::problem(step.name, Class::PermanentEnv, detail, 0.0)
+    StepResult::problem(
+        step.name,
+        Class::PermanentEnv,
+        super::worded(detail, said.stderr),
+        0.0,
+    )
 }
 
 #[cfg(test)]
@@ -344,7 +346,7 @@ mod tests {
         };
         let stop = |who: &[String]| {
             let status = std::process::Command::new("sh")
-                .args(["-c", STOP, "stagerun-preflight-stop"])
+                .args(["-c", &stop_script(), "stagerun-preflight-stop"])
                 .args(who)
                 .status()
                 .unwrap();

@@ -93,6 +93,14 @@ fn last_line(bytes: &[u8]) -> String {
         .to_string()
 }
 
+/// `detail`, then what the command last said on stderr, if anything.
+fn worded(detail: String, stderr: &[u8]) -> String {
+    match last_line(stderr) {
+        said if said.is_empty() => detail,
+        said => format!("{detail} — {said}"),
+    }
+}
+
 fn seconds(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
@@ -122,7 +130,7 @@ pub fn run_steps(
             }
             (0, Some(f)) => {
                 let c = classified(rules, f.code, f.timed_out, b"", f.stderr.as_bytes());
-                failed(step.name, &c, &last_line(f.stderr.as_bytes()), start)
+                failed(step.name, &c, f.stderr.as_bytes(), start)
             }
             _ => run_step(t, s, rules, &step, control.as_deref(), start),
         };
@@ -139,17 +147,13 @@ pub fn run_steps(
 fn failed(
     name: &str,
     c: &crate::classify::Classification,
-    said: &str,
+    stderr: &[u8],
     start: Instant,
 ) -> StepResult {
     StepResult {
         name: name.into(),
         ok: false,
-        detail: if said.is_empty() {
-            c.reason.clone()
-        } else {
-            format!("{} — {said}", c.reason)
-        },
+        detail: worded(c.reason.clone(), stderr),
         class: Some(c.class.as_str().into()),
         rule: Some(c.rule.clone()),
         fix: c.fix.clone(),
@@ -219,41 +223,34 @@ fn judged(
     start: Instant,
 ) -> StepResult {
     let (code, stderr) = (out.code, out.stderr);
-    let with_words = |detail: String| match last_line(stderr) {
-        said if said.is_empty() => detail,
-        said => format!("{detail} — {said}"),
+    let problem = |class: Class, detail: String| {
+        StepResult::problem(
+            step.name,
+            class,
+            worded(detail, stderr),
+            seconds(start.elapsed()),
+        )
     };
     if out.timed_out {
-        let detail = format!(
-            "no answer within {}s (preflight's limit: connect_timeout + 20 s, over ssh + 2 s per step); something hangs there",
-            out.limit.as_secs()
-        );
-        let duration = seconds(start.elapsed());
-        return StepResult::problem(
-            step.name,
+        return problem(
             Class::TransientInfra,
-            with_words(detail),
-            duration,
+            format!(
+                "no answer within {}s (preflight's limit: connect_timeout + 20 s, over ssh + 2 s per step); something hangs there",
+                out.limit.as_secs()
+            ),
         );
     }
-    let c = classified(rules, code, out.timed_out, out.stdout, stderr);
+    let c = classified(rules, code, false, out.stdout, stderr);
     // A known infrastructure signature wins over the step's own reading;
     // the generic fallbacks do not.
     let signature = is_signature(&c);
     if !signature && out.via_ssh && code == Some(255) {
-        let detail = "ssh exited 255 without a known message: the connection failed or was closed during this step".to_string();
-        let duration = seconds(start.elapsed());
-        return StepResult::problem(
-            step.name,
+        return problem(
             Class::TransientInfra,
-            with_words(detail),
-            duration,
+            "ssh exited 255 without a known message: the connection failed or was closed during this step".into(),
         );
     }
-    if !signature
-        && !out.timed_out
-        && let Some(code) = code
-    {
+    if !signature && let Some(code) = code {
         let stdout = String::from_utf8_lossy(out.stdout);
         return match (step.judge)(code, stdout.trim()) {
             Ok(detail) => StepResult {
@@ -265,15 +262,10 @@ fn judged(
                 fix: None,
                 duration_s: seconds(start.elapsed()),
             },
-            Err((class, detail)) => StepResult::problem(
-                step.name,
-                class,
-                with_words(detail),
-                seconds(start.elapsed()),
-            ),
+            Err((class, detail)) => problem(class, detail),
         };
     }
-    failed(step.name, &c, &last_line(stderr), start)
+    failed(step.name, &c, stderr, start)
 }
 
 /// One line per step, and the fix under a failing one.
