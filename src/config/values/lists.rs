@@ -3,6 +3,15 @@
 
 use super::{Ctx, EXEC_OPT_RE, Value, Yaml, plain};
 
+/// A YAML sequence's items as text (a non-scalar item is empty, which
+/// every item check refuses).
+fn scalars(items: &[Yaml]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| i.scalar().unwrap_or_default())
+        .collect()
+}
+
 /// `ssh -o` options, `Key=value` each.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SshOptions(pub Vec<String>);
@@ -18,12 +27,7 @@ impl Value for SshOptions {
     }
     fn from_yaml(y: &Yaml, ctx: &Ctx) -> Result<Self, String> {
         match y {
-            Yaml::Seq(items) => check_ssh_options(
-                items
-                    .iter()
-                    .map(|i| i.scalar().unwrap_or_default())
-                    .collect(),
-            ),
+            Yaml::Seq(items) => check_ssh_options(scalars(items)),
             other => Self::from_text(&other.scalar().unwrap_or_default(), ctx),
         }
     }
@@ -52,12 +56,7 @@ impl Value for ExecOptions {
     }
     fn from_yaml(y: &Yaml, ctx: &Ctx) -> Result<Self, String> {
         match y {
-            Yaml::Seq(items) => check_exec_options(
-                items
-                    .iter()
-                    .map(|i| i.scalar().unwrap_or_default())
-                    .collect(),
-            ),
+            Yaml::Seq(items) => check_exec_options(scalars(items)),
             other => Self::from_text(&other.scalar().unwrap_or_default(), ctx),
         }
     }
