@@ -6,12 +6,28 @@
 use crate::common::docker::Container;
 use crate::common::sshd::Sshd;
 use crate::common::*;
-use crate::e2e_ssh::case;
+use crate::e2e_ssh::{Case, case};
 use predicates::prelude::*;
 use std::time::Duration;
 
 fn ready() -> bool {
     crate::e2e_ssh::ready()
+}
+
+fn preflight(t: &Case) -> assert_cmd::Command {
+    let mut cmd = stagerun(t.sb.path());
+    cmd.args(["preflight", "--repo", "r"]);
+    cmd
+}
+
+/// Started in the background, its output piped for `wait_exit`.
+fn spawn_preflight(t: &Case) -> std::process::Child {
+    stagerun_std(t.sb.path())
+        .args(["preflight", "--repo", "r"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
 }
 
 #[test]
@@ -22,8 +38,8 @@ fn preflight_reports_each_step_with_the_rules_reason_and_fix() {
     let server = Sshd::start();
     let c = Container::docker("pass");
     let t = case(&server, "client", "known_hosts", &c.name, "");
-    let out = stagerun(t.sb.path())
-        .args(["preflight", "--repo", "r", "--json"])
+    let out = preflight(&t)
+        .arg("--json")
         .assert()
         .code(0)
         .get_output()
@@ -70,8 +86,7 @@ fn preflight_reports_each_step_with_the_rules_reason_and_fix() {
         "connection_reuse: false\n",
     );
     let before = server.logins();
-    stagerun(single.sb.path())
-        .args(["preflight", "--repo", "r"])
+    preflight(&single)
         .assert()
         .code(0)
         .stderr(predicate::str::contains("ok    lock folder writable"));
@@ -85,37 +100,25 @@ fn preflight_reports_each_step_with_the_rules_reason_and_fix() {
         "stagerun-e2e-no-such-container",
         "",
     );
-    stagerun(missing.sb.path())
-        .args(["preflight", "--repo", "r"])
-        .assert()
-        .code(75)
-        .stderr(
-            predicate::str::contains("FAIL  container running")
-                .and(predicate::str::contains(
-                    "the staging container does not exist",
-                ))
-                .and(predicate::str::contains("what to do: Fix `container`")),
-        );
+    preflight(&missing).assert().code(75).stderr(
+        predicate::str::contains("FAIL  container running")
+            .and(predicate::str::contains(
+                "the staging container does not exist",
+            ))
+            .and(predicate::str::contains("what to do: Fix `container`")),
+    );
     c.pause();
-    stagerun(t.sb.path())
-        .args(["preflight", "--repo", "r"])
-        .assert()
-        .code(75)
-        .stderr(
-            predicate::str::contains("FAIL  container running")
-                .and(predicate::str::contains("is paused")),
-        );
+    preflight(&t).assert().code(75).stderr(
+        predicate::str::contains("FAIL  container running")
+            .and(predicate::str::contains("is paused")),
+    );
     let t2 = case(&server, "wrong", "known_hosts", &c.name, "");
     let before = server.refused();
-    stagerun(t2.sb.path())
-        .args(["preflight", "--repo", "r"])
-        .assert()
-        .code(75)
-        .stderr(
-            predicate::str::contains("FAIL  ssh reachable")
-                .and(predicate::str::contains("ssh-permission-denied"))
-                .and(predicate::str::contains("what to do:")),
-        );
+    preflight(&t2).assert().code(75).stderr(
+        predicate::str::contains("FAIL  ssh reachable")
+            .and(predicate::str::contains("ssh-permission-denied"))
+            .and(predicate::str::contains("what to do:")),
+    );
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         server.refused() - before,
@@ -130,8 +133,7 @@ fn preflight_reports_each_step_with_the_rules_reason_and_fix() {
         &c2.name,
         "check_script: /staging/missing.py\n",
     );
-    stagerun(t3.sb.path())
-        .args(["preflight", "--repo", "r"])
+    preflight(&t3)
         .assert()
         .code(75)
         .stderr(predicate::str::contains("FAIL  check script present"));
@@ -248,12 +250,7 @@ fn preflight_faults_mid_command_are_the_channels_not_the_steps() {
         "connect_timeout: 2\n",
     );
     let frozen = FrozenShim::freeze(&c);
-    let mut child = stagerun_std(t.sb.path())
-        .args(["preflight", "--repo", "r"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_preflight(&t);
     // The first steps answer; `docker inspect` on the frozen container hangs.
     std::thread::sleep(Duration::from_secs(3));
     assert!(
@@ -270,12 +267,7 @@ fn preflight_faults_mid_command_are_the_channels_not_the_steps() {
     assert!(left.is_empty(), "left on the staging host: {left:?}");
 
     // A signal mid-command: said as such, and nothing left there either.
-    let mut child = stagerun_std(t.sb.path())
-        .args(["preflight", "--repo", "r"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_preflight(&t);
     std::thread::sleep(Duration::from_secs(3));
     signal(child.id(), libc::SIGTERM);
     let (code, err) = wait_exit(&mut child, Duration::from_secs(10));
@@ -285,8 +277,8 @@ fn preflight_faults_mid_command_are_the_channels_not_the_steps() {
     assert!(left.is_empty(), "left on the staging host: {left:?}");
 
     let started = std::time::Instant::now();
-    let out = stagerun(t.sb.path())
-        .args(["preflight", "--repo", "r", "--json"])
+    let out = preflight(&t)
+        .arg("--json")
         .timeout(Duration::from_secs(90))
         .assert()
         .code(75)
@@ -325,8 +317,8 @@ fn preflight_never_passes_steps_that_did_not_run() {
     let server = Sshd::start();
     let c = Container::docker("pass");
     let forced = case(&server, "forced", "known_hosts", &c.name, "");
-    let out = stagerun(forced.sb.path())
-        .args(["preflight", "--repo", "r", "--json"])
+    let out = preflight(&forced)
+        .arg("--json")
         .assert()
         .code(75)
         .get_output()
@@ -352,8 +344,7 @@ fn preflight_never_passes_steps_that_did_not_run() {
         &c.name,
         "check_script: /staging\n",
     );
-    stagerun(folder.sb.path())
-        .args(["preflight", "--repo", "r"])
+    preflight(&folder)
         .assert()
         .code(75)
         .stderr(predicate::str::contains(
@@ -378,17 +369,9 @@ fn a_stall_under_a_shared_master_is_said_in_ssh_words() {
         &c.name,
         "connection_persist: 60s\nconnect_timeout: 2\nserver_alive_interval: 1\n",
     );
-    stagerun(t.sb.path())
-        .args(["preflight", "--repo", "r"])
-        .assert()
-        .code(0);
+    preflight(&t).assert().code(0);
     let frozen = FrozenShim::freeze(&c);
-    let mut child = stagerun_std(t.sb.path())
-        .args(["preflight", "--repo", "r"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_preflight(&t);
     std::thread::sleep(Duration::from_secs(2));
     assert!(
         server.signal_sessions(libc::SIGSTOP) > 0,
