@@ -28,6 +28,18 @@ fn suites(sb: &Sandbox) -> String {
     sb.path().join("suites").display().to_string()
 }
 
+/// A container with this module's suites at /suites; the sandbox holds
+/// them and must live as long as the container is used.
+fn suites_container() -> (Sandbox, Container) {
+    let sb = Sandbox::new();
+    let dir = suites(&sb);
+    let c = Container::start(
+        Engine::Docker,
+        Spec::scenario("pass").mount(&dir, "/suites"),
+    );
+    (sb, c)
+}
+
 fn wait_started(c: &Container, id: &str) {
     let until = Instant::now() + Duration::from_secs(30);
     while c
@@ -54,12 +66,7 @@ fn a_session_killed_mid_suite_is_never_failed_and_nothing_is_left_in_the_contain
     }
     for retries in [0, 2] {
         let server = Sshd::start();
-        let sb = Sandbox::new();
-        let dir = suites(&sb);
-        let c = Container::start(
-            Engine::Docker,
-            Spec::scenario("pass").mount(&dir, "/suites"),
-        );
+        let (_suites, c) = suites_container();
         let t = case(
             &server,
             "client",
@@ -105,12 +112,7 @@ fn a_stalled_host_is_a_hold_named_by_ssh_not_unknown() {
         return;
     }
     let server = Sshd::start();
-    let sb = Sandbox::new();
-    let dir = suites(&sb);
-    let c = Container::start(
-        Engine::Docker,
-        Spec::scenario("pass").mount(&dir, "/suites"),
-    );
+    let (_suites, c) = suites_container();
     let t = case(
         &server,
         "client",
@@ -157,12 +159,7 @@ fn a_timeout_during_a_stalled_session_stops_the_suite_over_a_new_connection() {
         return;
     }
     let server = Sshd::start();
-    let sb = Sandbox::new();
-    let dir = suites(&sb);
-    let c = Container::start(
-        Engine::Docker,
-        Spec::scenario("pass").mount(&dir, "/suites"),
-    );
+    let (_suites, c) = suites_container();
     let t = case(
         &server,
         "client",
@@ -234,12 +231,7 @@ fn signals_mid_suite_stop_the_suite_in_the_container_too() {
     }
     for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
         let server = Sshd::start();
-        let sb = Sandbox::new();
-        let dir = suites(&sb);
-        let c = Container::start(
-            Engine::Docker,
-            Spec::scenario("pass").mount(&dir, "/suites"),
-        );
+        let (_suites, c) = suites_container();
         let t = case(
             &server,
             "client",
@@ -335,12 +327,7 @@ fn two_runners_on_one_work_item_and_container_run_the_suite_once() {
         return;
     }
     let server = Sshd::start();
-    let sb = Sandbox::new();
-    let dir = suites(&sb);
-    let c = Container::start(
-        Engine::Docker,
-        Spec::scenario("pass").mount(&dir, "/suites"),
-    );
+    let (_suites, c) = suites_container();
     let first = case(
         &server,
         "client",
@@ -392,12 +379,7 @@ fn sigkill_of_stagerun_leaves_no_master_and_the_next_run_stops_the_suite() {
         return;
     }
     let server = Sshd::start();
-    let sb = Sandbox::new();
-    let dir = suites(&sb);
-    let c = Container::start(
-        Engine::Docker,
-        Spec::scenario("pass").mount(&dir, "/suites"),
-    );
+    let (_suites, c) = suites_container();
     let t = case(
         &server,
         "client",
