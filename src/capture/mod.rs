@@ -3,7 +3,6 @@
 //! kept for the log, and live echo is handed to the writer thread, which may
 //! lag or drop but never holds up the scan.
 
-pub mod echo;
 pub mod markers;
 pub mod normalize;
 pub mod scanner;

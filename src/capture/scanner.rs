@@ -2,8 +2,15 @@
 //! markers into what the channel printed before the suite, what the suite
 //! printed, and what the channel printed after it; rule patterns are
 //! matched per segment so channel rules never judge the suite's lines.
+//!
+//! The suite's bytes come from a spool where it runs, each piece followed
+//! by a zero-width marker with the spool offset after it. A piece counts
+//! (is scanned and echoed) once its offset marker has come: when the
+//! channel is lost, what came after the last offset is the channel's (a
+//! piece cut short, ssh's own last words), and a reattach resumes at that
+//! offset, so every byte the suite wrote is scanned exactly once.
 
-use super::markers::{self, Marker};
+use super::markers::{Marker, Piece, Splitter};
 use super::{Tail, normalize};
 use crate::classify::{LazySet, PatternUse};
 use crate::suite::{SuiteParser, checks};
@@ -18,6 +25,11 @@ pub const MAX_LINE: usize = 64 * 1024;
 /// the set is compiled on the reader's thread and matching goes on live.
 const PENDING_MAX: usize = 1024 * 1024;
 const MAX_MARKERS: usize = 16;
+/// Unconfirmed suite bytes kept back at most (a flood between two offset
+/// markers); past it all but the last `HOLD_KEEP` count as read: a lost
+/// channel's own words are only ever the last few hundred bytes.
+const HOLD_MAX: usize = 4 << 20;
+const HOLD_KEEP: usize = 64 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Segment {
@@ -42,6 +54,14 @@ pub struct Scan {
     pub near_miss: Option<String>,
     /// End markers with our nonce: the wrapper prints one per stream.
     pub end_markers: u32,
+    /// The spool passed its cap: output past it was never read.
+    pub cut: bool,
+    /// Offset markers that did not add up with the bytes before them.
+    pub offset_mismatches: u32,
+    /// The spool offset read up to (the suite's bytes scanned).
+    pub offset: u64,
+    /// Reattaches that resumed on this stream.
+    pub resumes: u32,
 }
 
 impl Scan {
@@ -79,8 +99,17 @@ struct Patterns {
 }
 
 pub struct Scanner {
-    nonce: Option<Vec<u8>>,
+    /// Takes the wrapper's markers out (None: the suite runs directly).
+    splitter: Option<Splitter>,
     segment: Segment,
+    /// The suite's unfinished line while the channel is away.
+    parked: Option<(Vec<u8>, bool)>,
+    /// Suite bytes since the last offset marker, not yet counted.
+    held: Vec<u8>,
+    /// The spool offset of the last offset marker, and bytes counted past it.
+    confirmed: u64,
+    ahead: u64,
+    resumed_at: Option<std::time::Instant>,
     /// [channel family, suite family]
     patterns: [Patterns; 2],
     parser: Option<Box<dyn SuiteParser>>,
@@ -101,7 +130,12 @@ impl Scanner {
     pub fn new(nonce: Option<&str>, sets: [Arc<LazySet>; 2], tail_lines: usize) -> Scanner {
         let [channel, suite] = sets;
         Scanner {
-            nonce: nonce.map(|n| n.as_bytes().to_vec()),
+            splitter: nonce.map(Splitter::new),
+            parked: None,
+            held: Vec::new(),
+            confirmed: 0,
+            ahead: 0,
+            resumed_at: None,
             segment: if nonce.is_some() {
                 Segment::Before
             } else {
@@ -135,7 +169,7 @@ impl Scanner {
     /// failure): matched with the channel's patterns, hits in `Before`.
     pub fn channel_only(mut self) -> Scanner {
         self.segment = Segment::Before;
-        self.nonce = None;
+        self.splitter = None;
         self
     }
 
@@ -168,7 +202,68 @@ impl Scanner {
 
     /// Whether lines are split at wrapper markers (else all are the suite's).
     pub fn wrapped(&self) -> bool {
-        self.nonce.is_some()
+        self.splitter.is_some()
+    }
+
+    /// The nonce markers carry now (an adopted run's, after `Adopt`).
+    pub fn nonce(&self) -> Option<String> {
+        self.splitter
+            .as_ref()
+            .map(|s| String::from_utf8_lossy(s.nonce()).into_owned())
+    }
+
+    /// The spool offset to resume at: every byte before it was scanned.
+    pub fn offset(&self) -> u64 {
+        self.confirmed + self.ahead
+    }
+
+    pub fn resumes(&self) -> u32 {
+        self.scan.resumes
+    }
+
+    pub fn resumed_at(&self) -> Option<std::time::Instant> {
+        self.resumed_at
+    }
+
+    /// A `gone` marker came: there was no run to follow.
+    pub fn gone(&self) -> bool {
+        self.scan
+            .markers
+            .iter()
+            .any(|m| matches!(m, Marker::Gone { .. }))
+    }
+
+    /// True once the start (or a resume) marker came on this connection.
+    pub fn in_suite(&self) -> bool {
+        self.segment == Segment::Suite
+    }
+
+    /// The connection ended without the end marker: what came after the
+    /// last offset marker is the channel's (counted as its last words), the
+    /// suite's unfinished line waits for a reattach, and the next
+    /// connection starts before the suite again.
+    pub fn disconnect(&mut self) {
+        let mut rest = Vec::new();
+        if let Some(s) = self.splitter.as_mut() {
+            s.flush(&mut |p| {
+                if let Piece::Data(d) = p {
+                    rest.extend_from_slice(d)
+                }
+            });
+        }
+        let held = std::mem::take(&mut self.held);
+        if self.segment == Segment::Suite {
+            let line = std::mem::take(&mut self.partial);
+            let overflow = std::mem::replace(&mut self.partial_overflow, false);
+            self.parked = Some((line, overflow));
+        } else {
+            self.flush();
+        }
+        self.segment = Segment::After;
+        self.feed_lines(&held);
+        self.feed_lines(&rest);
+        self.flush();
+        self.segment = Segment::Before;
     }
 
     /// The suite's status from this stream's end marker. Call `flush` first:
@@ -186,8 +281,53 @@ impl Scanner {
         }
     }
 
-    pub fn feed(&mut self, mut chunk: &[u8]) {
+    pub fn feed(&mut self, chunk: &[u8]) {
+        let mut sink = Vec::new();
+        self.feed_echo(chunk, &mut sink);
+    }
+
+    /// Feeds a chunk; what a person should see of it (the channel's text,
+    /// the suite's counted bytes, no markers) is appended to `echo`.
+    pub fn feed_echo(&mut self, chunk: &[u8], echo: &mut Vec<u8>) {
         self.scan.bytes += chunk.len() as u64;
+        let Some(mut splitter) = self.splitter.take() else {
+            self.feed_lines(chunk);
+            echo.extend_from_slice(chunk);
+            return;
+        };
+        splitter.push(chunk, &mut |piece| self.piece(piece, echo));
+        self.splitter = Some(splitter);
+    }
+
+    fn piece(&mut self, piece: Piece, echo: &mut Vec<u8>) {
+        match piece {
+            Piece::Data(d) if self.segment == Segment::Suite => {
+                self.held.extend_from_slice(d);
+                if self.held.len() > HOLD_MAX {
+                    self.release(self.held.len() - HOLD_KEEP, echo);
+                }
+            }
+            Piece::Data(d) => {
+                self.feed_lines(d);
+                echo.extend_from_slice(d);
+            }
+            Piece::Marker(m) => self.apply(m, echo),
+        }
+    }
+
+    /// Counts the first `n` held bytes as read: scanned and echoed.
+    fn release(&mut self, n: usize, echo: &mut Vec<u8>) {
+        let held = std::mem::take(&mut self.held);
+        let (now, later) = held.split_at(n.min(held.len()));
+        self.feed_lines(now);
+        echo.extend_from_slice(now);
+        self.ahead += now.len() as u64;
+        self.held = later.to_vec();
+        self.scan.offset = self.offset();
+    }
+
+    /// Lines of data in the current segment.
+    fn feed_lines(&mut self, mut chunk: &[u8]) {
         while let Some(pos) = memchr::memchr(b'\n', chunk) {
             let (head, rest) = chunk.split_at(pos);
             if self.partial.is_empty() && !self.partial_overflow {
@@ -224,7 +364,32 @@ impl Scanner {
     /// or was killed): the suite's lines are matched only if some rule with
     /// a pattern can apply to that code.
     pub fn finish_for(mut self, suite_exit: Option<i32>, always: bool) -> Scan {
+        if let Some(mut s) = self.splitter.take() {
+            let mut rest = Vec::new();
+            s.flush(&mut |p| {
+                if let Piece::Data(d) = p {
+                    rest.extend_from_slice(d)
+                }
+            });
+            let mut sink = Vec::new();
+            self.piece(Piece::Data(&rest), &mut sink);
+        }
+        if !self.held.is_empty() {
+            // The stream ended (no reattach): bytes after the last offset
+            // marker are most likely the suite's; the verdict cannot be a
+            // pass without the end marker anyway.
+            let mut sink = Vec::new();
+            self.release(self.held.len(), &mut sink);
+        }
         self.flush();
+        if let Some((line, overflow)) = self.parked.take() {
+            // Lost for good mid-line: the suite's last words are its own.
+            let segment = std::mem::replace(&mut self.segment, Segment::Suite);
+            self.partial = line;
+            self.partial_overflow = overflow;
+            self.flush();
+            self.segment = segment;
+        }
         let suite_patterns_unused = !always
             && self
                 .suite_pattern_use
@@ -253,29 +418,49 @@ impl Scanner {
 
     fn line(&mut self, raw: &[u8], truncated: bool) {
         let capped = &raw[..raw.len().min(MAX_LINE)];
-        let mut line = capped.strip_suffix(b"\r").unwrap_or(capped);
+        let line = capped.strip_suffix(b"\r").unwrap_or(capped);
         let truncated = truncated || raw.len() > MAX_LINE;
-        let mut had_marker = false;
-        if let Some(nonce) = self.nonce.take() {
-            while let Some((before, marker, after)) = markers::find(line, &nonce) {
-                if !before.is_empty() {
-                    self.segment_line(before, truncated);
-                }
-                self.apply(marker);
-                had_marker = true;
-                line = after;
-            }
-            self.nonce = Some(nonce);
-        }
-        if !(had_marker && line.is_empty()) {
-            self.segment_line(line, truncated);
-        }
+        self.segment_line(line, truncated);
     }
 
-    fn apply(&mut self, marker: Marker) {
+    fn apply(&mut self, marker: Marker, echo: &mut Vec<u8>) {
         match &marker {
-            Marker::Start { .. } => self.segment = Segment::Suite,
+            Marker::Start { .. } => {
+                self.flush();
+                self.segment = Segment::Suite;
+                self.confirmed = 0;
+                self.ahead = 0;
+            }
+            Marker::Resume { .. } => {
+                self.flush();
+                self.segment = Segment::Suite;
+                self.scan.resumes += 1;
+                self.resumed_at = Some(std::time::Instant::now());
+                if let Some((line, overflow)) = self.parked.take() {
+                    self.partial = line;
+                    self.partial_overflow = overflow;
+                }
+            }
+            Marker::At(offset) => {
+                if self.segment == Segment::Suite {
+                    let expected = self.offset() + self.held.len() as u64;
+                    if expected != *offset {
+                        self.scan.offset_mismatches += 1;
+                    }
+                    self.release(self.held.len(), echo);
+                    self.confirmed = *offset;
+                    self.ahead = 0;
+                    self.scan.offset = self.offset();
+                }
+                return;
+            }
+            Marker::Cut => {
+                self.release(self.held.len(), echo);
+                self.scan.cut = true;
+            }
             Marker::End { .. } => {
+                self.release(self.held.len(), echo);
+                self.flush();
                 self.scan.end_markers += 1;
                 self.segment = Segment::After;
                 if let Some(f) = &self.end_seen {
@@ -381,11 +566,28 @@ mod tests {
         [cell.clone(), cell]
     }
 
+    fn m(what: &str) -> String {
+        format!("@@stagerun:{N}:{what}@@")
+    }
+
     #[test]
     fn segments_split_at_the_markers() {
         let mut s = Scanner::new(Some(N), set(&["closed by remote host", "^Error"]), 10);
-        s.feed(format!("Error before\n@@stagerun:{N}:start:session@@\nError from suite\nclosed by remote host").as_bytes());
-        s.feed(format!("@@stagerun:{N}:end:1:ok:none@@\nclosed by remote host\n").as_bytes());
+        s.feed(
+            format!(
+                "Error before\n{}Error from suite\nclosed by remote host",
+                m("start:session")
+            )
+            .as_bytes(),
+        );
+        s.feed(
+            format!(
+                "{}{}\nclosed by remote host\n",
+                m("at:38"),
+                m("end:1:ok:none:-")
+            )
+            .as_bytes(),
+        );
         let scan = s.finish();
         assert_eq!(scan.hits[Segment::Before as usize], vec![false, true]);
         assert_eq!(scan.hits[Segment::Suite as usize], vec![true, true]);
@@ -395,6 +597,79 @@ mod tests {
             "Error from suite\nclosed by remote host\n"
         );
         assert!(matches!(scan.markers[1], Marker::End { status: 1, .. }));
+        assert_eq!(scan.offset_mismatches, 0);
+        assert_eq!(scan.offset, 38);
+    }
+
+    /// The channel lost mid-line: what came after the last offset is the
+    /// channel's, the reattach reads on from that offset and the line is
+    /// whole again; the echo shows every suite byte once and no marker.
+    #[test]
+    fn a_reattach_reads_every_byte_once_and_mends_the_cut_line() {
+        let mut s = Scanner::new(Some(N), set(&["^C3 PASS$", "closed by remote"]), 10);
+        let mut echo = Vec::new();
+        s.feed_echo(
+            format!(
+                "{}C1 PASS\nC2 PASS\nC3 PA{}SS\nC4",
+                m("start:session"),
+                m("at:21")
+            )
+            .as_bytes(),
+            &mut echo,
+        );
+        // ssh's own last words, after a piece whose offset never came
+        s.feed_echo(b"Connection to h closed by remote host.\r\n", &mut echo);
+        assert_eq!(s.offset(), 21);
+        s.disconnect();
+        s.feed_echo(
+            format!(
+                "motd\n{}SS\nC4 PASS\n{}{}",
+                m("resume:21:0"),
+                m("at:32"),
+                m("end:0:ok:none:-")
+            )
+            .as_bytes(),
+            &mut echo,
+        );
+        let scan = s.finish();
+        // (live, the channel's words on the way back cut into the mended line)
+        assert_eq!(
+            String::from_utf8_lossy(&echo),
+            "C1 PASS\nC2 PASS\nC3 PAmotd\nSS\nC4 PASS\n"
+        );
+        assert_eq!(
+            scan.suite_tail.text(),
+            "C1 PASS\nC2 PASS\nC3 PASS\nC4 PASS\n"
+        );
+        assert_eq!(scan.hits[Segment::Suite as usize], vec![true, false]);
+        assert_eq!(
+            scan.hits[Segment::After as usize],
+            vec![false, true],
+            "ssh's words are the channel's"
+        );
+        assert_eq!(scan.resumes, 1);
+        assert_eq!(scan.offset_mismatches, 0);
+        assert_eq!(scan.offset, 32);
+    }
+
+    #[test]
+    fn a_flood_between_offsets_is_counted_beyond_the_hold_and_resumed_after_it() {
+        let mut s = Scanner::new(Some(N), set(&["x"]), 2);
+        let mut echo = Vec::new();
+        s.feed_echo(m("start:session").as_bytes(), &mut echo);
+        let flood = vec![b'y'; HOLD_MAX + 10];
+        s.feed_echo(&flood, &mut echo);
+        assert_eq!(echo.len(), HOLD_MAX + 10 - HOLD_KEEP);
+        assert_eq!(s.offset(), echo.len() as u64);
+        s.disconnect();
+        s.feed_echo(
+            format!("{}", m(&format!("resume:{}:0", echo.len()))).as_bytes(),
+            &mut echo,
+        );
+        s.feed_echo(&vec![b'y'; HOLD_KEEP], &mut echo);
+        s.feed_echo(m(&format!("at:{}", HOLD_MAX + 10)).as_bytes(), &mut echo);
+        assert_eq!(echo.len(), HOLD_MAX + 10);
+        assert_eq!(s.finish().offset_mismatches, 0);
     }
 
     #[test]

@@ -151,6 +151,14 @@ keys! {
     backoff_base: NonNegative, env "ORCH_STAGING_RUNNER_BACKOFF_BASE";
     /// Largest backoff step.
     backoff_cap: NonNegative, env "ORCH_STAGING_RUNNER_BACKOFF_CAP";
+    /// Connections tried in a row to read on when the channel is lost mid-suite (0: never).
+    reattach_attempts: Reattaches, env "ORCH_STAGING_RUNNER_REATTACH_ATTEMPTS";
+    /// How long the suite's follower waits for stagerun's keepalive before it leaves the run to a later invocation.
+    reattach_lease: Positive, env "ORCH_STAGING_RUNNER_REATTACH_LEASE";
+    /// The suite's spooled output kept where it runs, per stream; past it, output is not kept.
+    spool_limit: Size, env "ORCH_STAGING_RUNNER_SPOOL_LIMIT";
+    /// How long the same command may adopt a run's end that nobody collected.
+    adopt_within: Positive, env "ORCH_STAGING_RUNNER_ADOPT_WITHIN";
     /// Commit and push the log to the work item's branch (best effort).
     push: bool, env "ORCH_STAGING_RUNNER_PUSH", flag "no-push";
     /// git remote to push to.

@@ -1,87 +1,63 @@
 //! Over ssh the preflight steps run as one remote command: each step costs
 //! its own command's time, not another ssh round trip (a session per step
-//! over a master) or another handshake (without a master). A marker line
-//! with a fresh nonce and the step's exit status follows each step on both
-//! streams, so every step is judged from its own output exactly as when it
-//! ran alone. The script stops at the first step that exits nonzero (every
-//! step reads a nonzero exit as a failure).
+//! over a master) or another handshake (without a master). They run through
+//! the same wrapper as the suite (its `steps` mode, transport/wrapper.sh):
+//! a zero-width `step:INDEX:STATUS` marker with a fresh nonce follows each
+//! step on both streams, so every step is judged from its own output
+//! exactly as when it ran alone, and the first step that exits nonzero ends
+//! them (every step reads a nonzero exit as a failure).
 
 use super::{Said, StepResult, judged, seconds};
+use crate::capture::markers::{Marker, Piece, Splitter};
 use crate::classify::Class;
 use crate::config::Settings;
 use crate::process::helper::Helper;
 use crate::transport::session::Session;
-use crate::transport::{Step, Transport, ssh::remote_command};
+use crate::transport::{Step, Transport, ssh::remote_command, wrapper};
 use std::time::{Duration, Instant};
 
 /// Output kept per stream: far more than any step prints; markers past it
 /// are lost, and a step without its marker never passes.
 const CAPTURE: usize = 4 << 20;
 
-/// One step's frame: its output on one stream and the status its marker
-/// carried.
+/// One step's output on one stream and the status its marker carried.
 #[derive(Debug, PartialEq)]
-struct Frame<'a> {
-    output: &'a [u8],
+struct Frame {
+    output: Vec<u8>,
     status: i32,
 }
 
-/// The frames in `buf` and whatever follows the last marker (the output of
-/// a step that never finished, or of ssh itself).
-fn frames<'a>(buf: &'a [u8], marker: &str) -> (Vec<Frame<'a>>, &'a [u8]) {
-    let needle = format!("\n{marker} ");
-    let needle = needle.as_bytes();
-    let mut found = Vec::new();
-    let mut rest = buf;
-    while let Some(at) = memchr::memmem::find(rest, needle) {
-        let after = &rest[at + needle.len()..];
-        let Some(end) = memchr::memchr(b'\n', after) else {
-            break;
-        };
-        let Some(status) = std::str::from_utf8(&after[..end])
-            .ok()
-            .and_then(|s| s.parse().ok())
-        else {
-            break;
-        };
-        found.push(Frame {
-            output: &rest[..at],
+/// A stream of the steps' command, split at its markers.
+#[derive(Debug, Default, PartialEq)]
+struct Framed {
+    frames: Vec<Frame>,
+    /// What follows the last step marker (a step that never finished, or ssh itself).
+    rest: Vec<u8>,
+    /// The remote command's pid, process group and start time, so a
+    /// preflight cut off can be stopped where it runs.
+    who: Option<[String; 3]>,
+}
+
+fn framed(buf: &[u8], nonce: &str) -> Framed {
+    let mut f = Framed::default();
+    let mut splitter = Splitter::new(nonce);
+    let mut emit = |p: Piece| match p {
+        Piece::Data(d) => f.rest.extend_from_slice(d),
+        Piece::Marker(Marker::Step { status, .. }) => f.frames.push(Frame {
+            output: std::mem::take(&mut f.rest),
             status,
-        });
-        rest = &after[end + 1..];
-    }
-    (found, rest)
+        }),
+        Piece::Marker(Marker::Who { pid, group, start }) => f.who = Some([pid, group, start]),
+        Piece::Marker(_) => {}
+    };
+    splitter.push(buf, &mut emit);
+    splitter.flush(&mut emit);
+    f
 }
 
-/// First, the script says who it is (pid, process group, start time from
-/// /proc), so a hung preflight can be stopped where it runs.
-const WHO: &str = "{ read -r x < /proc/$$/stat; } 2>/dev/null && x=${x##*\") \"} && \
-     set -- \"$1\" $x && printf '%s-pid %s %s %s\\n' \"$1\" \"$$\" \"$4\" \"${21}\" >&2\n";
-
-/// Kills the preflight command's process group if that pid still is the
-/// same process (pid, group and start time agree): never another's. Run
-/// after the shared /proc helpers (`f` leaves the stat fields in `x`).
-const STOP_BODY: &str = "# @procs: src/transport/procs.sh goes here\n\
-     p=$1 g=$2 t=$3\n\
-     f \"$p\" && set -- $x && [ \"$3\" = \"$g\" ] && [ \"${20}\" = \"$t\" ] && kill -9 -\"$g\" 2>/dev/null\n\
-     exit 0\n";
-
-fn stop_script() -> String {
-    crate::transport::wrapper::with_procs(STOP_BODY)
-}
-
-/// The remote script: each step with its stdin closed, then its marker on
-/// both streams; `$1` is the marker, never spliced into the text.
-fn script(steps: &[Step]) -> crate::error::Result<String> {
-    let mut text = String::from(WHO);
-    for step in steps {
-        text.push_str(&remote_command(&step.argv)?);
-        text.push_str(
-            " </dev/null; rc=$?; printf '\\n%s %s\\n' \"$1\" \"$rc\"; \
-             printf '\\n%s %s\\n' \"$1\" \"$rc\" >&2; [ \"$rc\" = 0 ] || exit 0\n",
-        );
-    }
-    Ok(text)
+/// Each step as one shell command for the wrapper's steps mode.
+fn step_commands(steps: &[Step]) -> crate::error::Result<Vec<String>> {
+    steps.iter().map(|s| remote_command(&s.argv)).collect()
 }
 
 pub(super) fn run(
@@ -96,19 +72,9 @@ pub(super) fn run(
     let control = session
         .as_deref_mut()
         .and_then(|s| s.alive().then(|| s.control.clone()));
-    let marker = format!("@@stagerun-step-{}", crate::capture::markers::nonce());
-    let argv = script(steps).and_then(|text| {
-        t.host_argv(
-            vec![
-                "sh".into(),
-                "-c".into(),
-                text,
-                "stagerun-preflight".into(),
-                marker.clone(),
-            ],
-            control.as_deref(),
-        )
-    });
+    let nonce = crate::capture::markers::nonce();
+    let argv = step_commands(steps)
+        .and_then(|cmds| t.host_argv(wrapper::steps(&nonce, cmds), control.as_deref()));
     let argv = match argv {
         Ok(a) => a,
         Err(e) => {
@@ -128,7 +94,6 @@ pub(super) fn run(
     } else {
         out.code()
     };
-    let (who, stderr) = who(&out.stderr, &marker);
     let stderr = match &out.spawn_error {
         Some(e) => format!("stagerun: cannot run `{}`: {e}\n", argv[0]).into_bytes(),
         // Over a master, ssh's own words on a lost connection ("Connection
@@ -138,12 +103,15 @@ pub(super) fn run(
                 .as_deref_mut()
                 .map(|s| s.take_log())
                 .unwrap_or_default();
-            [stderr.as_slice(), master.as_bytes()].concat()
+            [out.stderr.as_slice(), master.as_bytes()].concat()
         }
-        None => stderr,
+        None => out.stderr.clone(),
     };
-    let (outs, out_rest) = frames(&out.stdout, &marker);
-    let (errs, err_rest) = frames(&stderr, &marker);
+    let out_framed = framed(&out.stdout, &nonce);
+    let err_framed = framed(&stderr, &nonce);
+    let who = err_framed.who.clone().or_else(|| out_framed.who.clone());
+    let (outs, errs) = (&out_framed.frames, &err_framed.frames);
+    let (out_rest, err_rest) = (out_framed.rest.as_slice(), err_framed.rest.as_slice());
     let mut results = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let finished = outs.get(i).zip(errs.get(i));
@@ -152,8 +120,8 @@ pub(super) fn run(
                 let said = Said {
                     code: Some(e.status),
                     timed_out: false,
-                    stdout: o.output,
-                    stderr: e.output,
+                    stdout: &o.output,
+                    stderr: &e.output,
                     limit,
                     // the status the step's own command ended with
                     via_ssh: false,
@@ -164,8 +132,8 @@ pub(super) fn run(
                 let said = Said {
                     code,
                     timed_out: out.timed_out,
-                    stdout: outs.get(i).map_or(out_rest, |f| f.output),
-                    stderr: errs.get(i).map_or(err_rest, |f| f.output),
+                    stdout: outs.get(i).map_or(out_rest, |f| &f.output),
+                    stderr: errs.get(i).map_or(err_rest, |f| &f.output),
                     limit,
                     via_ssh: true,
                 };
@@ -192,52 +160,24 @@ pub(super) fn run(
         && outs.len().min(errs.len()) < steps.len()
         && let Some(who) = who
     {
-        stop(t, s, session, &who);
+        stop(t, s, session, &nonce, &who);
     }
     results
-}
-
-/// The script's pid, process group and start time, and its stderr without
-/// the line that said them.
-fn who(stderr: &[u8], marker: &str) -> (Option<[String; 3]>, Vec<u8>) {
-    let needle = format!("{marker}-pid ");
-    let Some(at) = memchr::memmem::find(stderr, needle.as_bytes()) else {
-        return (None, stderr.to_vec());
-    };
-    let after = &stderr[at + needle.len()..];
-    let end = memchr::memchr(b'\n', after).unwrap_or(after.len());
-    let fields: Vec<String> = String::from_utf8_lossy(&after[..end])
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    let rest = [&stderr[..at], &after[(end + 1).min(after.len())..]].concat();
-    let who = match fields.as_slice() {
-        [p, g, t]
-            if [p, g, t]
-                .iter()
-                .all(|f| f.bytes().all(|b| b.is_ascii_digit())) =>
-        {
-            Some([p.clone(), g.clone(), t.clone()])
-        }
-        _ => None,
-    };
-    (who, rest)
 }
 
 /// A preflight cut off by its limit, a signal or a lost connection can
 /// leave a step hanging where it runs (a `docker exec` into a frozen
 /// container): its process group is killed there, over the master if it
 /// still answers, else over a new connection, bounded.
-fn stop(t: &Transport, s: &Settings, session: Option<&mut Session>, who: &[String; 3]) {
+fn stop(
+    t: &Transport,
+    s: &Settings,
+    session: Option<&mut Session>,
+    nonce: &str,
+    who: &[String; 3],
+) {
     let control = session.and_then(|s| s.alive().then(|| s.control.clone()));
-    let mut cmd = vec![
-        "sh".into(),
-        "-c".into(),
-        stop_script(),
-        "stagerun-preflight-stop".into(),
-    ];
-    cmd.extend(who.iter().cloned());
-    if let Ok(argv) = t.host_argv(cmd, control.as_deref()) {
+    if let Ok(argv) = t.host_argv(wrapper::stop_steps(nonce, who), control.as_deref()) {
         let _ = Helper::new(argv, s.connect_timeout.0 + Duration::from_secs(5)).run();
     }
 }
@@ -287,96 +227,93 @@ fn unfinished(
 mod tests {
     use super::*;
 
-    const M: &str = "@@stagerun-step-abc";
+    const N: &str = "0123456789abcdef0123456789abcdef";
 
-    #[test]
-    fn frames_split_each_step_and_keep_the_unfinished_rest() {
-        let buf = format!("engine 28\n\n{M} 0\n\n{M} 0\nrunning\n{M} 1\npartial");
-        let (f, rest) = frames(buf.as_bytes(), M);
-        assert_eq!(
-            f,
-            vec![
-                Frame {
-                    output: b"engine 28\n",
-                    status: 0
-                },
-                Frame {
-                    output: b"",
-                    status: 0
-                },
-                Frame {
-                    output: b"running",
-                    status: 1
-                },
-            ]
-        );
-        assert_eq!(rest, b"partial");
+    fn marker(what: &str) -> String {
+        format!("@@stagerun:{N}:{what}@@")
     }
 
     #[test]
-    fn who_is_read_and_taken_out_of_stderr() {
-        let err = format!("{M}-pid 41 41 9001\nwarning\n\n{M} 0\n");
-        let (said, rest) = who(err.as_bytes(), M);
-        assert_eq!(said, Some(["41".into(), "41".into(), "9001".into()]));
-        assert_eq!(rest, format!("warning\n\n{M} 0\n").as_bytes());
-        let (none, same) = who(b"no such line\n", M);
-        assert!(none.is_none());
-        assert_eq!(same, b"no such line\n");
+    fn frames_split_each_step_and_keep_the_unfinished_rest() {
+        let buf = format!(
+            "banner\n{}engine 28\n{}{}running{}partial",
+            marker("who:41:41:9001"),
+            marker("step:0:0"),
+            marker("step:1:0"),
+            marker("step:2:1")
+        );
+        let f = framed(buf.as_bytes(), N);
+        let statuses: Vec<_> = f.frames.iter().map(|f| f.status).collect();
+        assert_eq!(statuses, vec![0, 0, 1]);
+        assert_eq!(f.frames[0].output, b"banner\nengine 28\n");
+        assert_eq!(f.frames[1].output, b"");
+        assert_eq!(f.frames[2].output, b"running");
+        assert_eq!(f.rest, b"partial");
+        assert_eq!(f.who, Some(["41".into(), "41".into(), "9001".into()]));
+    }
+
+    #[test]
+    fn another_nonces_markers_are_output() {
+        let other = "@@stagerun:ffffffffffffffffffffffffffffffff:step:0:0@@";
+        let f = framed(format!("out{other}").as_bytes(), N);
+        assert!(f.frames.is_empty());
+        assert_eq!(f.rest, format!("out{other}").as_bytes());
+    }
+
+    fn run_steps(cmds: Vec<String>) -> (std::process::Child, String) {
+        let nonce = crate::capture::markers::nonce();
+        let argv = wrapper::steps(&nonce, cmds);
+        use std::os::unix::process::CommandExt;
+        let child = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        (child, nonce)
     }
 
     /// The stop kills the preflight command's group where it runs, and
     /// nothing when the start time does not match (a reused pid).
     #[test]
     fn the_stop_kills_the_hung_command_and_only_it() {
-        use std::io::{BufRead, BufReader};
-        use std::os::unix::process::CommandExt;
-        let hung = || {
-            let mut c = std::process::Command::new("sh")
-                .args(["-c", &format!("{WHO}sleep 30"), "stagerun-preflight", M])
-                .stderr(std::process::Stdio::piped())
-                .process_group(0)
-                .spawn()
-                .unwrap();
-            let mut line = String::new();
-            BufReader::new(c.stderr.take().unwrap())
-                .read_line(&mut line)
-                .unwrap();
-            let (who, _) = who(line.as_bytes(), M);
-            (c, who.expect(&line))
+        use std::io::Read;
+        let (mut hung, nonce) = run_steps(vec!["sleep 30".into()]);
+        let mut err = hung.stderr.take().unwrap();
+        let mut seen = Vec::new();
+        let who = loop {
+            let mut buf = [0u8; 256];
+            let n = err.read(&mut buf).unwrap();
+            assert!(n > 0, "no who marker");
+            seen.extend_from_slice(&buf[..n]);
+            if let Some(w) = framed(&seen, &nonce).who {
+                break w;
+            }
         };
-        let stop = |who: &[String]| {
-            let status = std::process::Command::new("sh")
-                .args(["-c", &stop_script(), "stagerun-preflight-stop"])
-                .args(who)
-                .status()
+        let stop = |who: &[String; 3]| {
+            let argv = wrapper::stop_steps(&nonce, who);
+            let out = std::process::Command::new(&argv[0])
+                .args(&argv[1..])
+                .output()
                 .unwrap();
-            assert!(status.success());
+            String::from_utf8_lossy(&out.stdout).into_owned()
         };
-        let (mut other, who) = hung();
-        stop(&[who[0].clone(), who[1].clone(), "1".into()]);
+        let wrong = [who[0].clone(), who[1].clone(), "1".into()];
+        assert!(stop(&wrong).contains(":stopped:not-running@@"));
         assert!(
-            other.try_wait().unwrap().is_none(),
+            hung.try_wait().unwrap().is_none(),
             "a different start time was killed"
         );
-        stop(&who);
-        let status = other.wait().unwrap();
+        assert!(stop(&who).contains(":stopped:confirmed@@"));
+        let status = hung.wait().unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(status.signal(), Some(libc::SIGKILL));
     }
 
     #[test]
-    fn a_marker_without_its_status_line_is_not_a_frame() {
-        let buf = format!("out\n{M} 0");
-        let (f, rest) = frames(buf.as_bytes(), M);
-        assert!(f.is_empty());
-        assert_eq!(rest, buf.as_bytes());
-        let other = "out\n@@stagerun-step-xyz 0\n";
-        assert!(frames(other.as_bytes(), M).0.is_empty());
-    }
-
-    #[test]
-    fn the_script_runs_each_step_quoted_and_stops_at_a_failure() {
-        let steps = vec![
+    fn the_steps_run_each_quoted_and_stop_at_a_failure() {
+        let cmds = step_commands(&[
             Step {
                 name: "a",
                 argv: vec!["true".into()],
@@ -392,15 +329,21 @@ mod tests {
                 ],
                 judge: Box::new(|_, _| Ok(String::new())),
             },
-        ];
-        let text = script(&steps).unwrap();
-        let out = std::process::Command::new("sh")
-            .args(["-c", &text, "stagerun-preflight", M])
-            .output()
-            .unwrap();
-        let (f, rest) = frames(&out.stdout, M);
-        assert_eq!(f.iter().map(|f| f.status).collect::<Vec<_>>(), vec![0, 1]);
-        assert!(rest.is_empty());
-        assert_eq!(frames(&out.stderr, M).0.len(), 2);
+            Step {
+                name: "c",
+                argv: vec!["echo".into(), "never".into()],
+                judge: Box::new(|_, _| Ok(String::new())),
+            },
+        ])
+        .unwrap();
+        let (child, nonce) = run_steps(cmds);
+        let out = child.wait_with_output().unwrap();
+        let f = framed(&out.stdout, &nonce);
+        assert_eq!(
+            f.frames.iter().map(|f| f.status).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
+        assert!(f.rest.is_empty());
+        assert_eq!(framed(&out.stderr, &nonce).frames.len(), 2);
     }
 }

@@ -3,12 +3,15 @@
 //! to the group, KILL after the grace period) and makes sure nothing of it
 //! survives locally. Nothing here waits on a terminal: echo goes to the
 //! writer threads, heartbeats too.
+//!
+//! An attempt may take several connections (a reattach after a lost
+//! channel): the scanners live in the `Supervisor` across them, so the
+//! suite's output is one stream however often the channel came back.
 
 use super::group;
-use crate::capture::echo::EchoFilter;
 use crate::capture::{Scan, Scanner};
 use crate::diag::{self, Stream};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,13 +39,15 @@ pub struct Options {
     pub label: String,
     /// Signals after this count interrupt the attempt.
     pub signals_since: usize,
-    /// Strips this nonce's markers from the echo.
-    pub nonce: Option<String>,
     /// Set by the stdout scanner when the end marker arrives.
     pub end_seen: Arc<AtomicBool>,
     /// Put in the command's environment (`STAGERUN_RUN`) and swept for
     /// after it ends: processes that left its group still carry it.
     pub tag: Option<String>,
+    /// Wrapped: the command's stdin carries a keepalive line (`k`) this
+    /// often and, once the end marker is in, the receipt (`a`) after which
+    /// the wrapper removes the run's spool. None: stdin is /dev/null.
+    pub keepalive: Option<Duration>,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +64,38 @@ pub struct Outcome {
     pub survivors: bool,
     /// The pipes stayed open after the group was gone.
     pub pipes_held: bool,
+    /// Each time the channel was lost mid-suite and came back.
+    pub reattaches: Vec<Reattach>,
+    /// The run's nonce as its markers carried it last (an adopted run's).
+    pub nonce: Option<String>,
+}
+
+/// A channel lost mid-suite and the connection that read on.
+#[derive(Debug, Clone, Default)]
+pub struct Reattach {
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// From the loss to the resume marker (or to giving up).
+    pub away: Duration,
+    pub stdout_offset: u64,
+    pub stderr_offset: u64,
+    /// Connections it took (1: the first reattach worked).
+    pub tries: u32,
+    /// How the channel was lost (the client's exit).
+    pub cause: String,
+    /// False when no connection could read on.
+    pub resumed: bool,
+}
+
+/// How one connection ended.
+#[derive(Debug, Default, Clone)]
+pub struct Connection {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    pub spawn_error: Option<String>,
+    pub timed_out: bool,
+    pub interrupted: Option<i32>,
+    pub survivors: bool,
+    pub pipes_held: bool,
 }
 
 pub fn fmt_elapsed(d: Duration) -> String {
@@ -74,13 +111,13 @@ pub fn fmt_elapsed(d: Duration) -> String {
 
 fn pump(
     mut reader: os_pipe::PipeReader,
-    scanner: Arc<Mutex<Option<Scanner>>>,
+    scanner: Shared,
     echo: Option<Stream>,
-    mut filter: Option<EchoFilter>,
     last_output: Arc<AtomicU64>,
     start: Instant,
 ) {
     let mut buf = vec![0u8; 256 * 1024];
+    let mut shown = Vec::new();
     loop {
         let n = match reader.read(&mut buf) {
             Ok(0) => break,
@@ -89,93 +126,161 @@ fn pump(
             Err(_) => break,
         };
         last_output.store(start.elapsed().as_millis() as u64, Ordering::Relaxed);
-        let chunk = &buf[..n];
         // Scan first: the verdict never waits for the echo.
+        shown.clear();
         if let Some(s) = scanner.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            s.feed(chunk);
+            s.feed_echo(&buf[..n], &mut shown);
         }
-        if let Some(stream) = echo {
-            match filter.as_mut() {
-                Some(f) => diag::echo(stream, &f.filter(chunk)),
-                None => diag::echo(stream, chunk),
-            }
+        if let Some(stream) = echo
+            && !shown.is_empty()
+        {
+            diag::echo(stream, &shown);
         }
-    }
-    if let (Some(stream), Some(f)) = (echo, filter.as_mut()) {
-        diag::echo(stream, &f.finish());
     }
 }
 
 /// The scanners, shared with the pump threads until the end.
 type Shared = Arc<Mutex<Option<Scanner>>>;
 
-/// Spawns `argv` and supervises it to the end.
-pub fn run(
-    argv: &[String],
-    opts: &Options,
-    stdout: Scanner,
-    stderr: Scanner,
-    on_start: impl FnOnce(i32),
-) -> Outcome {
-    let start = Instant::now();
-    let mut outcome = Outcome::default();
-    let out_scanner = Arc::new(Mutex::new(Some(stdout)));
-    let err_scanner = Arc::new(Mutex::new(Some(stderr)));
-    let finish = |o: &mut Outcome| finish_scans(o, &out_scanner, &err_scanner, start);
-    let (handle, out_r, err_r) = match spawn(argv, opts) {
-        Ok(started) => started,
-        Err(e) => {
-            outcome.spawn_error = Some(e);
-            finish(&mut outcome);
-            return outcome;
-        }
-    };
-    let pgid = handle.pids().first().copied().unwrap_or(0) as i32;
-    on_start(pgid);
-    crate::fault::point("attempt-started");
+/// The scanners of one attempt, across its connections.
+pub struct Supervisor {
+    out: Shared,
+    err: Shared,
+    start: Instant,
+}
 
-    let last_output = Arc::new(AtomicU64::new(0));
-    let (done_tx, done_rx) = mpsc::channel::<()>();
-    for (reader, scanner, echo) in [
-        (out_r, out_scanner.clone(), opts.echo.map(|e| e.0)),
-        (err_r, err_scanner.clone(), opts.echo.map(|e| e.1)),
-    ] {
-        let last = last_output.clone();
-        let tx = done_tx.clone();
-        let filter = opts.nonce.as_deref().map(EchoFilter::new);
-        let spawned = std::thread::Builder::new()
-            .name("stagerun-pump".into())
-            .spawn(move || {
-                pump(reader, scanner, echo, filter, last, start);
-                let _ = tx.send(());
-            });
-        if spawned.is_err() {
-            outcome.spawn_error = Some("cannot start an output reader thread".into());
+impl Supervisor {
+    pub fn new(stdout: Scanner, stderr: Scanner) -> Supervisor {
+        Supervisor {
+            out: Arc::new(Mutex::new(Some(stdout))),
+            err: Arc::new(Mutex::new(Some(stderr))),
+            start: Instant::now(),
         }
     }
-    drop(done_tx);
 
-    let status = wait(&handle, opts, start, &last_output, &mut outcome);
-    diag::clear_status();
-    let hurry = || crate::signals::count() > opts.signals_since + 1;
-    stop_what_is_left(pgid, opts, &hurry, &mut outcome);
-    let status = match status {
-        Some(s) => Some(s),
-        None => match handle.wait_timeout(Duration::from_secs(5)) {
-            Ok(Some(o)) => Some(o.status),
-            _ => {
-                let _ = handle.kill();
-                handle.wait().ok().map(|o| o.status)
+    fn with<T>(s: &Shared, f: impl FnOnce(&mut Scanner) -> T) -> Option<T> {
+        s.lock().unwrap_or_else(|p| p.into_inner()).as_mut().map(f)
+    }
+
+    /// True when the last connection ended inside the suite's output:
+    /// the start (or resume) marker came, the end marker did not.
+    pub fn lost_mid_suite(&self) -> bool {
+        Self::with(&self.out, |s| s.in_suite()).unwrap_or(false)
+            || Self::with(&self.err, |s| s.in_suite()).unwrap_or(false)
+    }
+
+    /// The run's nonce as the markers carry it now (an adopted run's).
+    pub fn nonce(&self) -> Option<String> {
+        Self::with(&self.out, |s| s.nonce()).flatten()
+    }
+
+    /// The spool offsets read so far (stdout, stderr).
+    pub fn offsets(&self) -> (u64, u64) {
+        (
+            Self::with(&self.out, |s| s.offset()).unwrap_or(0),
+            Self::with(&self.err, |s| s.offset()).unwrap_or(0),
+        )
+    }
+
+    /// How many resume markers came, and when the last one did.
+    pub fn resumes(&self) -> u32 {
+        Self::with(&self.out, |s| s.resumes()).unwrap_or(0)
+    }
+
+    pub fn resumed_at(&self) -> Option<Instant> {
+        Self::with(&self.out, |s| s.resumed_at()).flatten()
+    }
+
+    /// The wrapper said there is no run to follow.
+    pub fn gone(&self) -> bool {
+        Self::with(&self.out, |s| s.gone()).unwrap_or(false)
+    }
+
+    /// Ends a connection that was lost mid-suite (see `Scanner::disconnect`).
+    pub fn disconnect(&self) {
+        Self::with(&self.out, Scanner::disconnect);
+        Self::with(&self.err, Scanner::disconnect);
+    }
+
+    /// Runs one connection of the attempt to its end.
+    pub fn connect(
+        &mut self,
+        argv: &[String],
+        opts: &Options,
+        on_start: impl FnOnce(i32),
+    ) -> Connection {
+        let start = Instant::now();
+        let mut c = Connection::default();
+        let (handle, out_r, err_r, mut stdin) = match spawn(argv, opts) {
+            Ok(started) => started,
+            Err(e) => {
+                c.spawn_error = Some(e);
+                return c;
             }
-        },
-    };
-    if let Some(st) = status {
-        outcome.code = st.code();
-        outcome.signal = st.signal();
+        };
+        let pgid = handle.pids().first().copied().unwrap_or(0) as i32;
+        on_start(pgid);
+        crate::fault::point("attempt-started");
+
+        let last_output = Arc::new(AtomicU64::new(0));
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        for (reader, scanner, echo) in [
+            (out_r, self.out.clone(), opts.echo.map(|e| e.0)),
+            (err_r, self.err.clone(), opts.echo.map(|e| e.1)),
+        ] {
+            let last = last_output.clone();
+            let tx = done_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("stagerun-pump".into())
+                .spawn(move || {
+                    pump(reader, scanner, echo, last, start);
+                    let _ = tx.send(());
+                });
+            if spawned.is_err() {
+                c.spawn_error = Some("cannot start an output reader thread".into());
+            }
+        }
+        drop(done_tx);
+
+        let status = wait(&handle, opts, start, &last_output, &mut c, &mut stdin);
+        drop(stdin);
+        diag::clear_status();
+        let hurry = || crate::signals::count() > opts.signals_since + 1;
+        stop_what_is_left(pgid, opts, &hurry, &mut c);
+        let status = match status {
+            Some(s) => Some(s),
+            None => match handle.wait_timeout(Duration::from_secs(5)) {
+                Ok(Some(o)) => Some(o.status),
+                _ => {
+                    let _ = handle.kill();
+                    handle.wait().ok().map(|o| o.status)
+                }
+            },
+        };
+        if let Some(st) = status {
+            c.code = st.code();
+            c.signal = st.signal();
+        }
+        c.pipes_held = drained(&done_rx, &hurry) < 2;
+        c
     }
-    outcome.pipes_held = drained(&done_rx, &hurry) < 2;
-    finish(&mut outcome);
-    outcome
+
+    /// Flushes both scanners and fills in what they saw; `last` is the
+    /// connection that ended the attempt.
+    pub fn finish(self, last: Connection) -> Outcome {
+        let mut o = Outcome {
+            code: last.code,
+            signal: last.signal,
+            spawn_error: last.spawn_error,
+            timed_out: last.timed_out,
+            interrupted: last.interrupted,
+            survivors: last.survivors,
+            pipes_held: last.pipes_held,
+            ..Outcome::default()
+        };
+        finish_scans(&mut o, &self.out, &self.err, self.start);
+        o
+    }
 }
 
 /// Flushes both scanners and fills in what they saw.
@@ -204,16 +309,31 @@ fn finish_scans(o: &mut Outcome, out_scanner: &Shared, err_scanner: &Shared, sta
 }
 
 /// Starts `argv` in its own process group, its output on two pipes.
-fn spawn(
-    argv: &[String],
-    opts: &Options,
-) -> Result<(duct::Handle, os_pipe::PipeReader, os_pipe::PipeReader), String> {
+type Spawned = (
+    duct::Handle,
+    os_pipe::PipeReader,
+    os_pipe::PipeReader,
+    Option<os_pipe::PipeWriter>,
+);
+
+fn spawn(argv: &[String], opts: &Options) -> Result<Spawned, String> {
     let pipes = os_pipe::pipe().and_then(|o| os_pipe::pipe().map(|e| (o, e)));
     let ((out_r, out_w), (err_r, err_w)) = pipes.map_err(|e| e.to_string())?;
     widen_pipe(&out_r);
     widen_pipe(&err_r);
-    let mut expr = duct::cmd(&argv[0], &argv[1..])
-        .stdin_null()
+    let mut stdin_w = None;
+    let mut expr = duct::cmd(&argv[0], &argv[1..]);
+    expr = match opts.keepalive {
+        Some(_) => {
+            let (r, w) = os_pipe::pipe().map_err(|e| e.to_string())?;
+            // Our end never blocks: a keepalive that does not fit is not needed.
+            set_nonblocking(&w);
+            stdin_w = Some(w);
+            expr.stdin_file(r)
+        }
+        None => expr.stdin_null(),
+    };
+    let mut expr = expr
         .stdout_file(out_w)
         .stderr_file(err_w)
         .unchecked()
@@ -232,7 +352,18 @@ fn spawn(
     // Our copies of the pipes' write ends must close, or EOF never comes.
     drop(expr);
     let handle = handle.map_err(|e| crate::error::describe_io(&e))?;
-    Ok((handle, out_r, err_r))
+    Ok((handle, out_r, err_r, stdin_w))
+}
+
+fn set_nonblocking(w: &os_pipe::PipeWriter) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: fcntl on a pipe fd we own; failure leaves it blocking.
+    unsafe {
+        let flags = libc::fcntl(w.as_raw_fd(), libc::F_GETFL);
+        if flags >= 0 {
+            libc::fcntl(w.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
+        }
+    }
 }
 
 /// Waits for the command to exit, the deadline, a signal, or a client that
@@ -243,13 +374,23 @@ fn wait(
     opts: &Options,
     start: Instant,
     last_output: &AtomicU64,
-    outcome: &mut Outcome,
+    outcome: &mut Connection,
+    stdin: &mut Option<os_pipe::PipeWriter>,
 ) -> Option<ExitStatus> {
     let mut next_heartbeat = start + opts.heartbeat;
     let mut next_status = start + Duration::from_secs(1);
+    let mut next_keepalive = start + opts.keepalive.unwrap_or_default();
     let mut end_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
+        if let Some(every) = opts.keepalive
+            && now >= next_keepalive
+            && let Some(w) = stdin.as_mut()
+        {
+            // A channel gone takes the pipe with it: the error says nothing new.
+            let _ = w.write(b"k\n");
+            next_keepalive = now + every;
+        }
         if crate::signals::count() > opts.signals_since {
             outcome.interrupted = crate::signals::last();
             break None;
@@ -259,6 +400,12 @@ fn wait(
             break None;
         }
         if opts.end_seen.load(Ordering::SeqCst) {
+            if end_at.is_none()
+                && let Some(mut w) = stdin.take()
+            {
+                // The receipt: the wrapper may remove the run's spool now.
+                let _ = w.write(b"a\n");
+            }
             let at = *end_at.get_or_insert(now);
             if now >= at + END_LINGER {
                 // The suite has ended; the client just does not exit.
@@ -303,7 +450,12 @@ fn wait(
 }
 
 /// Stops the process group and whatever left it still carrying the tag.
-fn stop_what_is_left(pgid: i32, opts: &Options, hurry: &dyn Fn() -> bool, outcome: &mut Outcome) {
+fn stop_what_is_left(
+    pgid: i32,
+    opts: &Options,
+    hurry: &dyn Fn() -> bool,
+    outcome: &mut Connection,
+) {
     let grace = if outcome.timed_out || outcome.interrupted.is_some() {
         opts.grace
     } else {

@@ -86,6 +86,40 @@ pub struct AttemptRecord {
     pub checks: Counts,
     /// The checks this attempt reported failing (at most 20).
     pub failed_checks: Vec<Check>,
+    /// Each time the channel was lost mid-suite and stagerun read on in the
+    /// same run (the suite was not started again).
+    pub reattaches: Vec<ReattachRecord>,
+    /// The run an earlier invocation started that this attempt adopted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted: Option<AdoptedRun>,
+}
+
+/// A channel lost mid-suite and how stagerun read on.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ReattachRecord {
+    /// When the channel was lost (UTC, RFC 3339).
+    pub at: String,
+    /// From the loss to the output flowing again (or to giving up), seconds.
+    pub away_s: f64,
+    /// The spool offsets (bytes already scanned) the reattach resumed at.
+    pub stdout_offset: u64,
+    pub stderr_offset: u64,
+    /// Connections it took.
+    pub tries: u32,
+    /// How the channel was lost.
+    pub cause: String,
+    /// False when no connection could read on.
+    pub resumed: bool,
+}
+
+/// A run started by an earlier invocation (whose runner was gone) and read
+/// to its end by this one.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct AdoptedRun {
+    /// The run's nonce.
+    pub run: String,
+    /// When the earlier invocation started it (UTC, RFC 3339).
+    pub started_at: String,
 }
 
 /// Where the verdict was recorded.
@@ -136,6 +170,12 @@ pub struct RunDetails {
     /// A previous, killed run's leftovers this run stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recovered: Option<String>,
+    /// Lost channels read on in the same run, over all attempts.
+    pub reattaches: u32,
+    /// Whether the verdict is that of a run an earlier invocation started.
+    pub adopted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adopted_run: Option<AdoptedRun>,
     /// `run --preflight`: each step, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub preflight: Vec<crate::preflight::StepResult>,

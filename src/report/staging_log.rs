@@ -165,6 +165,18 @@ fn outcome_lines(out: &mut String, r: &RunReport, d: &RunDetails) {
     if let Some(rec) = &d.recovered {
         out.push_str(&format!("- Recovered: {}\n", escape::control(rec)));
     }
+    if let Some(a) = &d.adopted_run {
+        out.push_str(&format!(
+            "- Adopted: the verdict is that of run `{}`, started {} by an earlier invocation whose runner was gone; the suite was not started again\n",
+            a.run, a.started_at
+        ));
+    }
+    if d.reattaches > 0 {
+        out.push_str(&format!(
+            "- Reattached: the channel was lost {} mid-suite, and stagerun read on in the same run (see Reattaches); the suite started once\n",
+            if d.reattaches == 1 { "once".to_string() } else { format!("{} times", d.reattaches) }
+        ));
+    }
     out.push('\n');
 }
 
@@ -228,6 +240,26 @@ fn attempts_section(out: &mut String, d: &RunDetails) {
             a.remote_cleanup,
             escape::cell(&failing.join("; "))
         ));
+    }
+    let lost: Vec<_> = d
+        .attempts
+        .iter()
+        .flat_map(|a| a.reattaches.iter().map(move |r| (a.attempt, r)))
+        .collect();
+    if !lost.is_empty() {
+        out.push_str("\n## Reattaches\n\n| Attempt | Lost at | Away | Resumed at (stdout, stderr bytes) | Tries | Cause | Result |\n|---|---|---|---|---|---|---|\n");
+        for (attempt, r) in lost {
+            out.push_str(&format!(
+                "| {attempt} | {} | {:.1}s | {}, {} | {} | {} | {} |\n",
+                r.at,
+                r.away_s,
+                r.stdout_offset,
+                r.stderr_offset,
+                r.tries,
+                escape::cell(&r.cause),
+                if r.resumed { "read on" } else { "gave up" }
+            ));
+        }
     }
     let command = escape::control(&d.command);
     let fence = fence_for(&command);

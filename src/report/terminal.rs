@@ -33,6 +33,23 @@ impl Sink for Terminal {
                     r.reason,
                     d.log_path
                 );
+                if let Some(a) = &d.adopted_run {
+                    crate::note!(
+                        "adopted: the verdict is that of the run started {} by an earlier invocation (run {}); the suite was not started again",
+                        a.started_at,
+                        a.run
+                    );
+                }
+                if d.reattaches > 0 {
+                    crate::note!(
+                        "the channel was lost {} mid-suite and read on in the same run; the suite started once",
+                        if d.reattaches == 1 {
+                            "once".to_string()
+                        } else {
+                            format!("{} times", d.reattaches)
+                        }
+                    );
+                }
                 if r.verdict != ResultWord::Success
                     && let Some(fix) = &d.fix
                 {

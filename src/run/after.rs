@@ -9,7 +9,8 @@ use super::{alert, push};
 use crate::exit::{self, Verdict};
 use crate::report::staging_log::{self, Written};
 use crate::report::{
-    AttemptRecord, LogState, RESULT_SCHEMA, ResultWord, RunDetails, RunReport, StepOutcome,
+    AdoptedRun, AttemptRecord, LogState, RESULT_SCHEMA, ReattachRecord, ResultWord, RunDetails,
+    RunReport, StepOutcome,
 };
 use crate::suite::SuiteReport;
 
@@ -38,6 +39,23 @@ fn attempt_record(a: &Attempt) -> AttemptRecord {
         remote_cleanup: a.cleanup.word().into(),
         checks: a.suite.table.counts(),
         failed_checks: a.suite.table.failed_seen.clone(),
+        reattaches: a.outcome.reattaches.iter().map(reattach_record).collect(),
+        adopted: a.adopted.as_ref().map(|(run, since)| AdoptedRun {
+            run: run.clone(),
+            started_at: since.clone(),
+        }),
+    }
+}
+
+fn reattach_record(r: &crate::process::supervise::Reattach) -> ReattachRecord {
+    ReattachRecord {
+        at: rfc3339(r.at),
+        away_s: seconds(r.away),
+        stdout_offset: r.stdout_offset,
+        stderr_offset: r.stderr_offset,
+        tries: r.tries,
+        cause: r.cause.clone(),
+        resumed: r.resumed,
     }
 }
 
@@ -125,10 +143,22 @@ pub fn report(plan: &Plan, attempts: &Attempts, decision: &Decision) -> RunRepor
             command: plan.display_command(last.and_then(|a| a.nonce.as_deref()).unwrap_or("")),
             remote_cleanup: cleanup.word().into(),
             remote_cleanup_detail: match &cleanup {
-                Cleanup::Failed(why) => Some(why.clone()),
+                Cleanup::Failed(why) | Cleanup::Unverified(why) => Some(why.clone()),
                 _ => None,
             },
             recovered: attempts.recovered.clone(),
+            reattaches: attempts
+                .list
+                .iter()
+                .map(|a| a.outcome.reattaches.iter().filter(|r| r.resumed).count() as u32)
+                .sum(),
+            adopted: last.is_some_and(|a| a.adopted.is_some()),
+            adopted_run: last
+                .and_then(|a| a.adopted.as_ref())
+                .map(|(run, since)| AdoptedRun {
+                    run: run.clone(),
+                    started_at: since.clone(),
+                }),
             preflight: attempts.preflight.clone(),
             log: LogState {
                 path: log_path.clone(),

@@ -12,7 +12,7 @@ use crate::classify::{Class, Classification, Scope};
 use crate::config::SuiteFormat;
 use crate::diag::Stream;
 use crate::process::registry;
-use crate::process::supervise::{self, Outcome};
+use crate::process::supervise::{self, Connection, Outcome, Reattach, Supervisor};
 use crate::suite::{self, SuiteParser, SuiteReport};
 use crate::transport::session::Session;
 use std::sync::Arc;
@@ -29,6 +29,8 @@ pub struct Attempt {
     pub scope: Scope,
     pub classification: Classification,
     pub cleanup: Cleanup,
+    /// The earlier invocation's run this attempt adopted: (nonce, its start).
+    pub adopted: Option<(String, String)>,
 }
 
 impl Attempt {
@@ -172,8 +174,13 @@ impl<'a> Runner<'a> {
             let class = attempt.classification.class;
             let interrupted = attempt.outcome.interrupted.is_some();
             let cleanup_failed = matches!(attempt.cleanup, Cleanup::Failed(_));
+            let run_lost = matches!(attempt.provenance, Provenance::RunLost(_));
             list.push(attempt);
             if class != Class::TransientInfra || interrupted {
+                break;
+            }
+            if run_lost {
+                stop = Some(Stop::RunLost);
                 break;
             }
             if n == total {
@@ -219,8 +226,12 @@ impl<'a> Runner<'a> {
                 format!("stopped its local process group {pgid}")
             });
         }
+        // The same command's run is left running: the wrapper adopts it
+        // (its verdict is this run's); another command's run is stopped.
+        let adoptable = left.identity.as_deref() == Some(self.plan.identity().as_str());
         if let Some(nonce) = &left.nonce
             && self.plan.transport.wrapped()
+            && !adoptable
         {
             self.ensure_session();
             let how = remote::stop(self.plan, self.session.as_mut(), nonce);
@@ -326,6 +337,12 @@ impl<'a> Runner<'a> {
             crate::note!("cannot run `{}`: {err}", plan.transport_program());
         }
         let provenance = provenance(wrapped, &outcome);
+        let adopted = super::provenance::adopted(&outcome);
+        // An adopted run is stopped and read by its own nonce.
+        let nonce = outcome.nonce.clone().or(nonce);
+        for note in super::provenance::notes(&outcome) {
+            crate::warn!("{note}");
+        }
         let mut suite = outcome.stdout.suite.clone().unwrap_or_default();
         if let Some(near) = &outcome.stderr.near_miss
             && suite.near_miss.is_none()
@@ -335,7 +352,16 @@ impl<'a> Runner<'a> {
         if plan.settings.suite_format == SuiteFormat::Junit
             && matches!(provenance, Provenance::Ended { .. } | Provenance::Direct)
         {
-            suite = suite_report::read(plan, self.session.as_mut());
+            suite = match written_report(&provenance) {
+                true => suite_report::read(plan, self.session.as_mut()),
+                false => SuiteReport {
+                    incomplete: Some(format!(
+                        "the suite wrote no report at {}",
+                        plan.report_path().unwrap_or_default()
+                    )),
+                    ..SuiteReport::default()
+                },
+            };
         }
         let master = scan_text(plan, &master_text);
         let (scope, classification) = classify(plan, &provenance, &outcome, &suite, &master);
@@ -355,6 +381,7 @@ impl<'a> Runner<'a> {
             scope,
             classification,
             cleanup,
+            adopted,
         }
     }
 
@@ -376,6 +403,27 @@ impl<'a> Runner<'a> {
         }
         let end_seen = Arc::new(AtomicBool::new(false));
         let (out, err) = self.scanners(nonce, &end_seen);
+        let opts = self.options(n, end_seen);
+        let mut sup = Supervisor::new(out, err);
+        let mut conn = self.connect(&mut sup, &argv, &opts, nonce);
+        let mut reattaches = Vec::new();
+        while plan.transport.wrapped() && self.may_reattach(&sup, &conn) {
+            let r = self.reattach(&mut sup, &mut conn, &opts);
+            let resumed = r.resumed;
+            reattaches.push(r);
+            if !resumed {
+                break;
+            }
+        }
+        let run_nonce = sup.nonce();
+        let mut outcome = sup.finish(conn);
+        outcome.reattaches = reattaches;
+        outcome.nonce = run_nonce;
+        outcome
+    }
+
+    fn options(&self, n: u32, end_seen: Arc<AtomicBool>) -> supervise::Options {
+        let plan = self.plan;
         let per_attempt = Instant::now() + plan.settings.timeout.0;
         let deadline = match plan.deadline {
             Some(d) => d.min(per_attempt),
@@ -391,7 +439,7 @@ impl<'a> Runner<'a> {
             // Live output: a piped Python otherwise buffers stdout to the end.
             env.push(("PYTHONUNBUFFERED".to_string(), "1".to_string()));
         }
-        let opts = supervise::Options {
+        supervise::Options {
             deadline,
             grace: plan.settings.grace.0,
             heartbeat: plan.settings.heartbeat.0,
@@ -407,20 +455,113 @@ impl<'a> Runner<'a> {
                     .unwrap_or_default()
             ),
             signals_since: self.signals_before,
-            nonce: nonce.map(str::to_string),
             end_seen,
             // Run directly, the suite's descendants are swept for here;
             // wrapped, the wrapper does it where the suite runs.
             tag: (!plan.transport.wrapped()).then(markers::nonce),
-        };
+            keepalive: plan.transport.wrapped().then(|| keepalive_every(plan)),
+        }
+    }
+
+    /// One connection of the attempt, recorded so that a SIGKILLed stagerun's
+    /// successor finds what it left.
+    fn connect(
+        &mut self,
+        sup: &mut Supervisor,
+        argv: &[String],
+        opts: &supervise::Options,
+        nonce: Option<&str>,
+    ) -> Connection {
         let nonce_owned = nonce.map(str::to_string);
+        let identity = self.plan.identity();
         let recorder = &mut self.recorder;
-        let outcome = supervise::run(&argv, &opts, out, err, |pgid| {
+        let conn = sup.connect(argv, opts, |pgid| {
             registry::set_local_group(Some(pgid));
-            recorder.set(nonce_owned.clone(), Some(pgid));
+            recorder.set(nonce_owned.clone(), Some(pgid), Some(identity));
         });
         registry::set_local_group(None);
-        outcome
+        conn
+    }
+
+    /// The channel was lost while the suite ran, and nothing says to stop.
+    fn may_reattach(&self, sup: &Supervisor, conn: &Connection) -> bool {
+        sup.lost_mid_suite()
+            && conn.spawn_error.is_none()
+            && !conn.timed_out
+            && conn.interrupted.is_none()
+            && crate::signals::count() == self.signals_before
+            && self.plan.settings.reattach_attempts.0 > 0
+    }
+
+    /// Reads on in the same run over a new connection (a new master when
+    /// the old one is gone), from the offsets already scanned; tries again
+    /// with backoff within the reattach budget and the attempt's deadline.
+    fn reattach(
+        &mut self,
+        sup: &mut Supervisor,
+        conn: &mut Connection,
+        opts: &supervise::Options,
+    ) -> Reattach {
+        let plan = self.plan;
+        let lost = Instant::now();
+        let mut r = Reattach {
+            at: chrono::Utc::now(),
+            cause: lost_how(conn),
+            ..Reattach::default()
+        };
+        sup.disconnect();
+        let resumes_before = sup.resumes();
+        while r.tries < plan.settings.reattach_attempts.0 {
+            if r.tries > 0 {
+                let pause = reattach_pause(r.tries)
+                    .min(opts.deadline.saturating_duration_since(Instant::now()));
+                if !crate::signals::sleep_unless_signalled(pause, self.signals_before) {
+                    conn.interrupted = crate::signals::last();
+                    break;
+                }
+            }
+            if Instant::now() >= opts.deadline {
+                conn.timed_out = true;
+                break;
+            }
+            r.tries += 1;
+            let (offsets, nonce) = (sup.offsets(), sup.nonce().unwrap_or_default());
+            (r.stdout_offset, r.stderr_offset) = offsets;
+            crate::note!(
+                "the channel was lost mid-suite ({}); reattaching to the same run at stdout byte {}, stderr byte {} (try {}/{})",
+                r.cause,
+                offsets.0,
+                offsets.1,
+                r.tries,
+                plan.settings.reattach_attempts.0
+            );
+            if let Some(f) = self.ensure_session() {
+                crate::note!(
+                    "reattach: the ssh master could not connect: {}",
+                    f.stderr.trim()
+                );
+                continue;
+            }
+            let control = self.session.as_ref().map(|s| s.control.clone());
+            let argv = match plan.follow_argv(&nonce, offsets, control.as_deref()) {
+                Ok(a) => a,
+                Err(_) => break,
+            };
+            *conn = self.connect(sup, &argv, opts, Some(&nonce));
+            if sup.resumes() > resumes_before {
+                r.resumed = true;
+                r.away = sup
+                    .resumed_at()
+                    .map_or(lost.elapsed(), |t| t.saturating_duration_since(lost));
+                return r;
+            }
+            if sup.gone() || conn.interrupted.is_some() || conn.timed_out {
+                break;
+            }
+            sup.disconnect();
+        }
+        r.away = lost.elapsed();
+        r
     }
 
     /// Stops the attempt where the suite runs when it may still be there.
@@ -436,6 +577,21 @@ impl<'a> Runner<'a> {
             Cleanup::NotNeeded
         };
         let Some(nonce) = nonce else { return local };
+        if let Provenance::Ended {
+            unverified: true,
+            how,
+            left,
+            ..
+        } = provenance
+            && how == "ok"
+            && left.is_empty()
+            && !outcome.timed_out
+            && matches!(local, Cleanup::NotNeeded)
+        {
+            return Cleanup::Unverified(
+                "the suite ended, but the search for what it may have left outside its group cannot run where it runs".into(),
+            );
+        }
         let needed = match provenance {
             Provenance::Ended { how, left, .. } => {
                 how != "ok" || !left.is_empty() || outcome.timed_out
@@ -444,7 +600,12 @@ impl<'a> Runner<'a> {
             Provenance::NotStarted => {
                 outcome.timed_out || outcome.interrupted.is_some() || outcome.pipes_held
             }
-            Provenance::Direct | Provenance::Busy(_) | Provenance::StateError(_) => false,
+            // Lost: a supervisor gone may have left the suite running unwatched.
+            Provenance::RunLost(_) => true,
+            Provenance::Direct
+            | Provenance::Busy(_)
+            | Provenance::StateError(_)
+            | Provenance::Refused(_) => false,
         };
         if !needed {
             return local;
@@ -452,9 +613,45 @@ impl<'a> Runner<'a> {
         let remote = remote::stop(self.plan, self.session.as_mut(), nonce);
         match (local, remote) {
             (Cleanup::Failed(why), _) | (_, Cleanup::Failed(why)) => Cleanup::Failed(why),
+            (_, Cleanup::Unverified(why)) => Cleanup::Unverified(why),
             _ => Cleanup::Confirmed,
         }
     }
+}
+
+/// How often the wrapper's follower hears from us: well within its lease.
+fn keepalive_every(plan: &Plan) -> Duration {
+    (plan.settings.reattach_lease.0 / 6).clamp(Duration::from_secs(1), Duration::from_secs(5))
+}
+
+/// The pause before a reattach's next try: none before the first (a
+/// dropped session usually comes back at once), then 0.5 s doubling to 5 s.
+fn reattach_pause(tries: u32) -> Duration {
+    (Duration::from_millis(500) * (1u32 << (tries - 1).min(4))).min(Duration::from_secs(5))
+}
+
+/// How a connection ended, in words for the reattach note and record.
+fn lost_how(c: &Connection) -> String {
+    match (c.code, c.signal) {
+        (Some(code), _) => format!("the channel's client exited {code}"),
+        (None, Some(sig)) => format!(
+            "the channel's client was killed by {}",
+            crate::signals::name(sig)
+        ),
+        _ => "the channel's client ended without a status".into(),
+    }
+}
+
+/// junit: a report is read back only when the wrapper saw it written
+/// after the suite started (or could not say).
+fn written_report(p: &Provenance) -> bool {
+    !matches!(
+        p,
+        Provenance::Ended {
+            report: Some(false),
+            ..
+        }
+    )
 }
 
 fn backoff(plan: &Plan, retry: u32, unit: f64) -> Duration {

@@ -145,6 +145,34 @@ impl Plan {
         })
     }
 
+    /// What the wrapper needs for a new run of the suite with this nonce.
+    fn wrap<'a>(&'a self, nonce: &'a str, identity: &'a str, since: &'a str) -> wrapper::Wrap<'a> {
+        wrapper::Wrap {
+            nonce,
+            state_dir: &self.settings.remote_state_dir.0,
+            lock: &self.item.id,
+            deadline: wrapper::remote_deadline(self.settings.timeout.0, self.settings.grace.0),
+            grace: self.settings.grace.0,
+            report: self.report_path(),
+            identity,
+            since,
+            spool_limit: self.settings.spool_limit.0,
+            adopt_within: self.settings.adopt_within.0,
+            lease: self.settings.reattach_lease.0,
+        }
+    }
+
+    /// What makes a run of this plan the same command as another's.
+    pub fn identity(&self) -> String {
+        wrapper::identity(&self.suite, self.settings.suite_format.as_str())
+    }
+
+    /// The run's start, as the wrapper records it for an adopter.
+    pub fn since(&self) -> String {
+        self.started_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    }
+
     /// The full argv of one attempt (`nonce` for the wrapper; `control` is
     /// the ssh master's socket, None for the reproducible form).
     pub fn attempt_argv(
@@ -152,47 +180,40 @@ impl Plan {
         nonce: &str,
         control: Option<&std::path::Path>,
     ) -> Result<Vec<String>> {
-        let inner = if self.transport.wrapped() {
-            wrapper::wrap(
-                &wrapper::Wrap {
-                    nonce,
-                    state_dir: &self.settings.remote_state_dir.0,
-                    lock: &self.item.id,
-                    deadline: wrapper::remote_deadline(
-                        self.settings.timeout.0,
-                        self.settings.grace.0,
-                    ),
-                    grace: self.settings.grace.0,
-                    report: self.report_path(),
-                },
-                self.suite.clone(),
-            )
-        } else {
-            self.suite.clone()
-        };
-        self.transport.argv(inner, control)
+        if !self.transport.wrapped() {
+            return self.transport.argv(self.suite.clone(), control);
+        }
+        let (identity, since) = (self.identity(), self.since());
+        let inner = wrapper::wrap(&self.wrap(nonce, &identity, &since), self.suite.clone());
+        self.transport.argv_with_stdin(inner, control)
+    }
+
+    /// The argv that reads on in run `nonce` from these spool offsets.
+    pub fn follow_argv(
+        &self,
+        nonce: &str,
+        offsets: (u64, u64),
+        control: Option<&std::path::Path>,
+    ) -> Result<Vec<String>> {
+        let inner = wrapper::follow(
+            nonce,
+            &self.settings.remote_state_dir.0,
+            &self.item.id,
+            offsets,
+            self.settings.reattach_lease.0,
+        );
+        self.transport.argv_with_stdin(inner, control)
     }
 
     /// The command for a person to read: the wrapper's script shown as
     /// `<stagerun wrapper>` (the log and --dry-run have it whole).
     pub fn short_command(&self) -> String {
         let Ok(mut argv) = (if self.transport.wrapped() {
-            let mut inner = wrapper::wrap(
-                &wrapper::Wrap {
-                    nonce: "NONCE",
-                    state_dir: &self.settings.remote_state_dir.0,
-                    lock: &self.item.id,
-                    deadline: wrapper::remote_deadline(
-                        self.settings.timeout.0,
-                        self.settings.grace.0,
-                    ),
-                    grace: self.settings.grace.0,
-                    report: self.report_path(),
-                },
-                self.suite.clone(),
-            );
+            let (identity, since) = (self.identity(), self.since());
+            let mut inner =
+                wrapper::wrap(&self.wrap("NONCE", &identity, &since), self.suite.clone());
             inner[2] = "<stagerun wrapper>".into();
-            self.transport.argv(inner, None)
+            self.transport.argv_with_stdin(inner, None)
         } else {
             Ok(self.suite.clone())
         }) else {

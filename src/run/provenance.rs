@@ -20,9 +20,17 @@ pub enum Provenance {
         status: i32,
         how: String,
         left: Vec<u32>,
+        /// The search for what left the suite's group could not run there.
+        unverified: bool,
+        /// junit: whether the report was there after the suite (None: no report asked).
+        report: Option<bool>,
     },
     Busy(String),
     StateError(String),
+    /// The wrapper would not start the suite (a stale report it cannot remove).
+    Refused(String),
+    /// Reattaching found no run to follow: it was lost where it ran.
+    RunLost(String),
 }
 
 impl Provenance {
@@ -34,6 +42,8 @@ impl Provenance {
             Provenance::Ended { .. } => "ended",
             Provenance::Busy(_) => "busy",
             Provenance::StateError(_) => "state-error",
+            Provenance::Refused(_) => "refused",
+            Provenance::RunLost(_) => "run-lost",
         }
     }
 }
@@ -54,6 +64,9 @@ pub fn provenance(wrapped: bool, o: &Outcome) -> Provenance {
     if let Some(Marker::StateError { why }) = find(|m| matches!(m, Marker::StateError { .. })) {
         return Provenance::StateError(why.clone());
     }
+    if let Some(Marker::Refused { why }) = find(|m| matches!(m, Marker::Refused { .. })) {
+        return Provenance::Refused(why.clone());
+    }
     // The last end marker: the wrapper's own comes after anything the
     // suite printed (a copy the suite forged is caught as `forged_marker`).
     let last_end = |s: &Scan| {
@@ -63,15 +76,68 @@ pub fn provenance(wrapped: bool, o: &Outcome) -> Provenance {
             .find(|m| matches!(m, Marker::End { .. }))
             .cloned()
     };
-    if let Some(Marker::End { status, how, left }) =
-        last_end(&o.stdout).or_else(|| last_end(&o.stderr))
+    if let Some(Marker::End {
+        status,
+        how,
+        left,
+        unverified,
+        report,
+    }) = last_end(&o.stdout).or_else(|| last_end(&o.stderr))
     {
-        return Provenance::Ended { status, how, left };
+        return Provenance::Ended {
+            status,
+            how,
+            left,
+            unverified,
+            report,
+        };
+    }
+    // A reattach that found nothing: the run is gone, whatever came before.
+    if let Some(Marker::Gone { why }) = o
+        .stdout
+        .markers
+        .iter()
+        .rev()
+        .find(|m| matches!(m, Marker::Gone { .. }))
+    {
+        return Provenance::RunLost(why.clone());
     }
     if find(|m| matches!(m, Marker::Start { .. })).is_some() {
         return Provenance::Started;
     }
     Provenance::NotStarted
+}
+
+/// The earlier invocation's run an attempt adopted: (its nonce, its start).
+pub fn adopted(o: &Outcome) -> Option<(String, String)> {
+    o.stdout.markers.iter().find_map(|m| match m {
+        Marker::Adopt { run, since } => Some((run.clone(), since.clone())),
+        _ => None,
+    })
+}
+
+/// What the wrapper found about earlier runs of the work item, in words.
+pub fn notes(o: &Outcome) -> Vec<String> {
+    o.stdout
+        .markers
+        .iter()
+        .filter_map(|m| match m {
+            Marker::Note { what } => Some(what.as_str()),
+            _ => None,
+        })
+        .map(|what| {
+            let mut f = what.splitn(3, ':');
+            match (f.next(), f.next(), f.next()) {
+                (Some("lost"), Some(run), Some(since)) => format!(
+                    "an earlier run of this work item ({run}, started {since}) was lost where it ran: its supervisor was gone without an end status (a restarted container?); its lock was taken over"
+                ),
+                (Some("uncollected"), Some(run), Some(status)) => format!(
+                    "an earlier run of this work item ({run}) ended with status {status} but nobody collected its end; it was removed"
+                ),
+                _ => format!("the wrapper said: {what}"),
+            }
+        })
+        .collect()
 }
 
 /// A text (the ssh master's stderr, a spawn failure) scanned like a stream.
@@ -109,6 +175,8 @@ pub fn classify(
     };
     let scope = match provenance {
         Provenance::Busy(other) => return (Scope::Channel, busy(other)),
+        Provenance::Refused(why) => return (Scope::Channel, refused(why)),
+        Provenance::RunLost(why) => return (Scope::Lost, run_lost(why, o)),
         Provenance::Ended { status, how, .. } => {
             ev.exit_code = Some(*status);
             ev.deadline = how == "deadline";
@@ -121,6 +189,9 @@ pub fn classify(
             ev.stderr_hits = o.stderr.hits[during].clone();
             ev.stdout_hits = o.stdout.hits[during].clone();
             suite_flags(plan, suite, &mut ev);
+            if *status == 0 && (o.stdout.cut || o.stderr.cut) {
+                return (Scope::Suite, output_not_kept(plan));
+            }
             Scope::Suite
         }
         Provenance::Direct => {
@@ -153,6 +224,41 @@ pub fn classify(
     (scope, c)
 }
 
+fn refused(why: &str) -> Classification {
+    Classification {
+        class: Class::PermanentEnv,
+        rule: "suite-report-stale".into(),
+        reason: format!("the suite was not started: {why}"),
+        fix: Some(
+            "Remove the old report where the suite runs (as its owner), or point suite_report at a path the suite's user owns."
+                .into(),
+        ),
+    }
+}
+
+fn run_lost(why: &str, o: &Outcome) -> Classification {
+    let what = match why {
+        "lost" => {
+            "its supervisor is gone without an end status (the container was restarted, or the supervisor was killed)"
+        }
+        _ => {
+            "its state folder is gone (the container was restarted or replaced, or remote_state_dir was cleared)"
+        }
+    };
+    let away = o.reattaches.last().map_or(String::new(), |r| {
+        format!(" after the channel was lost ({})", r.cause)
+    });
+    Classification {
+        class: Class::TransientInfra,
+        rule: "run-lost".into(),
+        reason: format!("the run was lost where it ran{away}: {what}"),
+        fix: Some(
+            "Check the staging container (docker ps -a, its restart count and logs), then run again: the suite starts from scratch."
+                .into(),
+        ),
+    }
+}
+
 fn busy(other: &str) -> Classification {
     Classification {
         class: Class::PermanentEnv,
@@ -170,6 +276,18 @@ fn suite_flags(plan: &Plan, suite: &SuiteReport, ev: &mut Evidence) {
     ev.bailed = suite.bailed.is_some();
     ev.errored = suite.errored;
     ev.format = Some(plan.settings.suite_format.into());
+}
+
+fn output_not_kept(plan: &Plan) -> Classification {
+    Classification {
+        class: Class::PermanentEnv,
+        rule: "output-not-kept".into(),
+        reason: format!(
+            "the suite exited 0, but it printed more than spool_limit ({}) and the output past it was never read: a pass nobody scanned is not a pass",
+            crate::config::Value::show(&plan.settings.spool_limit)
+        ),
+        fix: Some("Raise spool_limit, or make the suite print less.".into()),
+    }
 }
 
 /// The suite never started (or could not take its lock): what the channel

@@ -13,6 +13,9 @@ pub struct Record {
     pub pid_start: Option<u64>,
     pub nonce: Option<String>,
     pub local_group: Option<i32>,
+    /// What makes the run the same command (a later one adopts it).
+    #[serde(default)]
+    pub identity: Option<String>,
 }
 
 /// `$XDG_RUNTIME_DIR/stagerun` or `/tmp/stagerun-UID`, private to us.
@@ -64,9 +67,15 @@ impl Recorder {
         (!same_process).then_some(r)
     }
 
-    pub fn set(&mut self, nonce: Option<String>, local_group: Option<i32>) {
+    pub fn set(
+        &mut self,
+        nonce: Option<String>,
+        local_group: Option<i32>,
+        identity: Option<String>,
+    ) {
         self.record.nonce = nonce;
         self.record.local_group = local_group;
+        self.record.identity = identity;
         self.save();
     }
 

@@ -63,6 +63,10 @@ fn stop_via(
     match answer {
         Some(Marker::Stopped { result, .. }) if result == "confirmed" => Cleanup::Confirmed,
         Some(Marker::Stopped { result, .. }) if result == "not-running" => Cleanup::Confirmed,
+        Some(Marker::Stopped { result, .. }) if result == "unverified" => Cleanup::Unverified(
+            "the search for processes carrying the run's tag cannot run there (/proc unreadable)"
+                .into(),
+        ),
         Some(Marker::Stopped { result, pids }) => Cleanup::Failed(format!(
             "{result} after TERM and KILL where the suite runs (pids {pids})"
         )),

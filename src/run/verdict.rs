@@ -51,6 +51,9 @@ pub enum Cleanup {
     NotNeeded,
     /// A stop ran and verified that nothing of the attempt is left.
     Confirmed,
+    /// Stopped, but what the suite may have started outside its group could
+    /// not be looked for where it runs (the tag search cannot run there).
+    Unverified(String),
     /// Could not be verified; the reason says why.
     Failed(String),
 }
@@ -60,6 +63,7 @@ impl Cleanup {
         match self {
             Cleanup::NotNeeded => "not-needed",
             Cleanup::Confirmed => "confirmed",
+            Cleanup::Unverified(_) => "unverified",
             Cleanup::Failed(_) => "failed",
         }
     }
@@ -69,6 +73,9 @@ impl Cleanup {
         for c in all {
             match (c, &worst) {
                 (Cleanup::Failed(_), _) => return c.clone(),
+                (Cleanup::Unverified(_), Cleanup::NotNeeded | Cleanup::Confirmed) => {
+                    worst = c.clone()
+                }
                 (Cleanup::Confirmed, Cleanup::NotNeeded) => worst = Cleanup::Confirmed,
                 _ => {}
             }
@@ -106,6 +113,9 @@ pub enum Stop {
     Budget,
     Deadline,
     CleanupFailed,
+    /// The run was lost where it ran (its supervisor gone without an end):
+    /// a retry would be a second run of the suite, from scratch.
+    RunLost,
 }
 
 pub fn decide(
@@ -136,6 +146,9 @@ pub fn decide(
         let what = match &cleanup {
             Cleanup::Confirmed => "the suite was stopped (confirmed where it runs)".to_string(),
             Cleanup::NotNeeded => "nothing of the suite was left running".to_string(),
+            Cleanup::Unverified(why) => format!(
+                "the suite was stopped, but whether it left anything outside its group could not be checked where it runs: {why}"
+            ),
             Cleanup::Failed(why) => {
                 format!("the suite could NOT be confirmed stopped where it runs: {why}")
             }
@@ -174,6 +187,8 @@ pub fn decide(
             Some(Stop::Deadline) => reason.push_str(" (the run's deadline left no time to retry)"),
             Some(Stop::CleanupFailed) => reason
                 .push_str(" (not retried: the previous attempt could not be confirmed stopped)"),
+            Some(Stop::RunLost) => reason
+                .push_str(" (not retried: a second run would start the suite again from scratch)"),
             None => {}
         }
     }

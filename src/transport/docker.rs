@@ -23,17 +23,28 @@ impl Docker {
     }
 }
 
+impl Docker {
+    fn exec_argv(&self, flags: &[&str], inner: Vec<String>) -> Vec<String> {
+        let mut argv = vec![s("docker"), s("exec")];
+        argv.extend(flags.iter().map(|f| s(f)));
+        argv.extend(self.options.iter().cloned());
+        argv.push(self.container.clone());
+        argv.extend(inner);
+        argv
+    }
+}
+
 impl Engine for Docker {
     fn name(&self) -> EngineName {
         EngineName::Docker
     }
 
     fn exec(&self, inner: Vec<String>) -> Vec<String> {
-        let mut argv = vec![s("docker"), s("exec")];
-        argv.extend(self.options.iter().cloned());
-        argv.push(self.container.clone());
-        argv.extend(inner);
-        argv
+        self.exec_argv(&[], inner)
+    }
+
+    fn exec_with_stdin(&self, inner: Vec<String>) -> Vec<String> {
+        self.exec_argv(&["-i"], inner)
     }
 
     fn preflight(&self) -> Vec<Step> {

@@ -67,6 +67,17 @@ impl Kubectl {
         }
     }
 
+    fn exec_argv(&self, stdin: bool, inner: Vec<String>) -> Vec<String> {
+        let mut argv = self.base();
+        argv.push(s("exec"));
+        if stdin {
+            argv.push(s("-i"));
+        }
+        argv.extend([s(&self.pod), s("-c"), s(&self.container), s("--")]);
+        argv.extend(inner);
+        argv
+    }
+
     fn exec_allowed_step(&self) -> Step {
         let mut can_i = self.base();
         can_i.extend([s("auth"), s("can-i"), s("create"), s("pods/exec")]);
@@ -150,16 +161,11 @@ impl Engine for Kubectl {
     }
 
     fn exec(&self, inner: Vec<String>) -> Vec<String> {
-        let mut argv = self.base();
-        argv.extend([
-            s("exec"),
-            self.pod.clone(),
-            s("-c"),
-            self.container.clone(),
-            s("--"),
-        ]);
-        argv.extend(inner);
-        argv
+        self.exec_argv(false, inner)
+    }
+
+    fn exec_with_stdin(&self, inner: Vec<String>) -> Vec<String> {
+        self.exec_argv(true, inner)
     }
 
     fn preflight(&self) -> Vec<Step> {

@@ -32,6 +32,11 @@ pub trait Engine {
     fn name(&self) -> EngineName;
     /// argv that runs `inner` inside the environment.
     fn exec(&self, inner: Vec<String>) -> Vec<String>;
+    /// The same with stdin passed in (the wrapper reads stagerun's
+    /// keepalives and receipt there): `exec -i` for the container engines.
+    fn exec_with_stdin(&self, inner: Vec<String>) -> Vec<String> {
+        self.exec(inner)
+    }
     /// Steps that check the engine itself (before the in-environment ones).
     fn preflight(&self) -> Vec<Step>;
 }
@@ -104,6 +109,15 @@ impl Transport {
     /// The argv that runs `cmd` in the suite's environment.
     pub fn argv(&self, cmd: Vec<String>, control: Option<&Path>) -> Result<Vec<String>> {
         let cmd = self.engine.exec(cmd);
+        match &self.channel {
+            Channel::Local => Ok(cmd),
+            Channel::Ssh(ssh) => ssh.argv(&cmd, control),
+        }
+    }
+
+    /// `argv` with stdin passed through to `cmd` (the wrapper's run and follow).
+    pub fn argv_with_stdin(&self, cmd: Vec<String>, control: Option<&Path>) -> Result<Vec<String>> {
+        let cmd = self.engine.exec_with_stdin(cmd);
         match &self.channel {
             Channel::Local => Ok(cmd),
             Channel::Ssh(ssh) => ssh.argv(&cmd, control),

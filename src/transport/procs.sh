@@ -1,42 +1,108 @@
-# stagerun's process helpers, shared by wrapper.sh, stop.sh and preflight's
-# stop (each script is sent as this prelude followed by its own text).
-# They read /proc only; esc needs grep and the attempt's nonce in $n.
-z() { sleep 0.1 2>/dev/null || sleep 1; }
-# fields of /proc/$1/stat after the command name: state ppid pgrp ...
-# (the name may hold spaces and parentheses, so cut at the last ")")
-f() {
-  { read -r x < "/proc/$1/stat"; } 2>/dev/null || return 1
-  x=${x##*") "}
+# stagerun's process helpers, shared by wrapper.sh and stop.sh: each script
+# is sent as its own text with this one in place of its `# @procs` line.
+# They read /proc only (no ps, no pgrep); $nonce names the run they look for.
+
+# nap: a tenth of a second (a whole one where sleep takes no fractions)
+nap() {
+  sleep 0.1 2> /dev/null || sleep 1
 }
-# t_=starttime of live pid $1, told apart from a reused pid
-st() {
-  t_=
-  f "$1" || return 1
-  set -- $x
+
+# fields PID: sets $fields to /proc/PID/stat after the command name (state,
+# ppid, pgrp …); the name may hold spaces and parentheses, so the line is
+# cut at its last ") "
+fields() {
+  { read -r fields < "/proc/$1/stat"; } 2> /dev/null || return 1
+  fields=${fields##*") "}
+}
+
+# started PID: sets $started to the start time of PID, which tells it from a
+# later process with the same pid; false when PID is gone or a zombie
+started() {
+  started=
+  fields "$1" || return 1
+  # shellcheck disable=SC2086 # the fields are words
+  set -- $fields
   case $1 in Z | X) return 1 ;; esac
-  t_=${20}
+  started=${20}
 }
-# u_=live members of process group $1 other than pid $2
-mem() {
-  u_=
-  for q in /proc/[0-9]*; do
-    q=${q#/proc/}
-    f "$q" || continue
-    set -- "$1" "$2" $x
+
+# alive PID START: true while PID is the process that started at START
+alive() {
+  [ -n "$2" ] && started "$1" && [ "$started" = "$2" ]
+}
+
+# members GROUP EXCEPT: sets $members to the live processes of process group
+# GROUP other than pid EXCEPT; false when there are none
+members() {
+  members=
+  for proc in /proc/[0-9]*; do
+    proc=${proc#/proc/}
+    fields "$proc" || continue
+    # shellcheck disable=SC2086 # the fields are words
+    set -- "$1" "$2" $fields
     case $3 in Z | X) continue ;; esac
-    [ "$5" = "$1" ] && [ "$q" != "$2" ] && u_="$u_ $q"
+    [ "$5" = "$1" ] && [ "$proc" != "$2" ] && members="$members $proc"
   done
-  [ -n "$u_" ]
+  [ -n "$members" ]
 }
-# e_=live processes that carry this attempt's tag in their environment: the
-# suite's descendants, also those that left its group (setsid twice, a
-# daemon); needs grep, else none are known
-esc() {
-  e_=
-  for q in $(grep -l -a -F "STAGERUN_RUN=$n" /proc/[0-9]*/environ 2>/dev/null); do
-    q=${q#/proc/}
-    q=${q%/environ}
-    [ "$q" != "$$" ] && st "$q" && e_="$e_ $q"
+
+# children PID: sets $children to the live processes whose parent is PID
+children() {
+  children=
+  for proc in /proc/[0-9]*; do
+    proc=${proc#/proc/}
+    fields "$proc" || continue
+    # shellcheck disable=SC2086 # the fields are words
+    set -- "$1" $fields
+    case $2 in Z | X) continue ;; esac
+    [ "$3" = "$1" ] && children="$children $proc"
   done
-  [ -n "$e_" ]
+  [ -n "$children" ]
+}
+
+# carries PID: true when PID's environment holds the run's tag. read drops
+# the NULs between the variables (busybox grep stops at the first), so the
+# tag is found wherever it stands
+carries() {
+  while IFS= read -r environment || [ -n "$environment" ]; do
+    case $environment in *"STAGERUN_RUN=$nonce"*) return 0 ;; esac
+    environment=
+  done < "/proc/$1/environ"
+  return 1
+} 2> /dev/null
+
+# tagged: sets $tagged to the live processes that carry the run's tag: the
+# suite's descendants, also those that left its group (setsid twice, a
+# daemon); false when none do. Among many processes (a staging host rather
+# than a container) one grep -z reads them faster than the shell does.
+tagged() {
+  tagged=
+  readable=
+  count=0
+  for proc in /proc/[0-9]*; do
+    [ -r "$proc/environ" ] || continue
+    readable="$readable $proc/environ"
+    count=$((count + 1))
+  done
+  # shellcheck disable=SC2086 # a list of files
+  if [ $count -gt 24 ] && found=$(grep -l -a -F -z -e "STAGERUN_RUN=$nonce" $readable 2> /dev/null; [ $? -lt 2 ]); then
+    for proc in $found; do
+      proc=${proc#/proc/}
+      proc=${proc%/environ}
+      started "$proc" && tagged="$tagged $proc"
+    done
+  else
+    for proc in $readable; do
+      proc=${proc#/proc/}
+      proc=${proc%/environ}
+      carries "$proc" && started "$proc" && tagged="$tagged $proc"
+    done
+  fi
+  [ -n "$tagged" ]
+}
+
+# searchable: true when the tag search can see this user's processes here
+# (/proc mounted, environments readable), so finding none means none are left
+searchable() {
+  [ -r /proc/self/environ ]
 }

@@ -1,53 +1,109 @@
-# stagerun remote stop: stops attempt NONCE's suite where it runs and says so.
-#   sh -c STOP stagerun-stop NONCE STATE LOCK GRACE
-# Prints @@stagerun:NONCE:stopped:RESULT[:PIDS]@@ with RESULT one of
-# not-running (nothing of this attempt holds the lock), confirmed, survivors.
-n=$1 s=$2 l=$3 g=$4
-L=$s/$l.lock
+# stagerun's remote stop: stops a run, or a preflight, where it runs, and
+# says what it found:
+#   sh -c STOP stagerun-stop run NONCE STATE ITEM GRACE
+#   sh -c STOP stagerun-stop steps NONCE PID GROUP START
+# It prints @@stagerun:NONCE:stopped:RESULT[:PIDS]@@ with RESULT one of
+# not-running (nothing of this run holds the lock), confirmed (stopped, and
+# a search that could have found a leftover found none), survivors (alive
+# after TERM and KILL), unverified (stopped, but the search for what left
+# the suite's group cannot run here).
+mode=$1 nonce=$2
+shift 2
+
+# answer RESULT: the one line stagerun reads
+answer() {
+  echo "@@stagerun:$nonce:stopped:$1@@"
+}
+
 # @procs: src/transport/procs.sh goes here
-o=
-{ read -r o < "$L/owner"; } 2>/dev/null
-set -- $o
-if [ "$1" != "$n" ]; then
-  echo "@@stagerun:$n:stopped:not-running@@"
-  exit 0
-fi
-wp=$2 ws=$3 pg=$4
-# the wrapper's own group (its deadline timer) goes too when it leads one
-wg=
-f "$wp" && set -- $x && [ "$3" = "$wp" ] && wg=$wp
-# live: the suite's group or the wrapper itself (w_ lists what lives)
-lv() {
-  w_=
-  [ -n "$pg" ] && mem "$pg" 0 && w_=$u_
-  [ -n "$wg" ] && [ "$wg" != "$pg" ] && mem "$wg" 0 && w_="$w_$u_"
-  st "$wp" && [ "$t_" = "$ws" ] && w_="$w_ $wp"
-  esc && w_="$w_$e_"
-  [ -n "$w_" ]
+
+# living: true while anything of the run lives: its supervisor, the suite's
+# group, a follower, or a process with the run's tag; $living lists them
+living() {
+  living=
+  alive "$supervisor" "$supervisor_start" && living=" $supervisor"
+  [ "$group" != - ] && members "$group" 0 && living="$living$members"
+  alive "$follower" "$follower_start" && living="$living $follower"
+  tagged && living="$living$tagged"
+  [ -n "$living" ]
 }
-k() {
-  [ -n "$pg" ] && kill -"$1" -"$pg" 2>/dev/null
-  [ -n "$wg" ] && kill -"$1" -"$wg" 2>/dev/null
-  st "$wp" && [ "$t_" = "$ws" ] && kill -"$1" "$wp" 2>/dev/null
-  esc && kill -"$1" $e_ 2>/dev/null
+
+# kin: sets $kin to the run's supervisor and follower with their children
+# (timers, sleeps, the keepalive reader), read while their parents live
+kin() {
+  kin=
+  for parent in $supervisor $follower; do
+    fields "$parent" || continue
+    children "$parent" && kin="$kin$children"
+    for child in $children; do
+      children "$child" && kin="$kin$children"
+    done
+  done
 }
-if lv; then
-  k TERM
-  i=0
-  while [ $i -lt $((${g%.*} * 10 + 1)) ] && lv; do
-    z
-    i=$((i + 1))
-  done
-  k KILL
-  i=0
-  while [ $i -lt 20 ] && lv; do
-    z
-    i=$((i + 1))
-  done
-fi
-if lv; then
-  echo "@@stagerun:$n:stopped:survivors:${w_# }@@"
-  exit 1
-fi
-rm -rf "$L"
-echo "@@stagerun:$n:stopped:confirmed@@"
+
+# stop_run GRACE: TERM asks the supervisor to stop the suite its own way
+# (TERM to the group, the grace, KILL, the sweep); what still lives after
+# the grace is KILLed, and then nothing may be left
+stop_run() {
+  lock=$1/$2.lock grace=$3
+  owner=
+  { read -r owner < "$lock/owner"; } 2> /dev/null
+  # shellcheck disable=SC2086 # the line is words
+  set -- $owner
+  if [ "$1" != "$nonce" ]; then
+    answer not-running
+    exit 0
+  fi
+  supervisor=$2 supervisor_start=$3 group=$4
+  follower='' follower_start=''
+  { read -r follower follower_start < "$lock/follower"; } 2> /dev/null
+  if living; then
+    kin
+    # shellcheck disable=SC2086 # a list of pids
+    kill -TERM $living 2> /dev/null
+    [ "$group" != - ] && kill -TERM -"$group" 2> /dev/null
+    tries=0
+    while [ $tries -lt $((${grace%.*} * 10 + 11)) ] && living; do
+      nap
+      tries=$((tries + 1))
+    done
+    if living; then
+      kin
+      # shellcheck disable=SC2086 # lists of pids
+      kill -KILL $living $kin 2> /dev/null
+      [ "$group" != - ] && kill -KILL -"$group" 2> /dev/null
+    fi
+    tries=0
+    while [ $tries -lt 20 ] && living; do
+      nap
+      tries=$((tries + 1))
+    done
+  fi
+  if living; then
+    answer "survivors:${living# }"
+    exit 1
+  fi
+  rm -rf "$lock"
+  if searchable; then answer confirmed; else answer unverified; fi
+}
+
+# stop_steps PID GROUP START: kills a preflight's process group where it
+# runs, if that pid still is the same process (pid, group and start time
+# agree): never another's
+stop_steps() {
+  if fields "$1"; then
+    # shellcheck disable=SC2086 # the fields are words
+    set -- "$1" "$2" "$3" $fields
+    if [ "$6" = "$2" ] && [ "${23}" = "$3" ]; then
+      kill -KILL -"$2" 2> /dev/null
+      answer confirmed
+      exit 0
+    fi
+  fi
+  answer not-running
+}
+
+case $mode in
+  run) stop_run "$@" ;;
+  steps) stop_steps "$@" ;;
+esac

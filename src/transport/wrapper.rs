@@ -68,38 +68,98 @@ pub struct Wrap<'a> {
     pub grace: Duration,
     /// A report file to remove before the suite starts (junit format).
     pub report: Option<&'a str>,
+    /// What makes a run the same command (see `identity`): a later
+    /// invocation with the same identity adopts it.
+    pub identity: &'a str,
+    /// When the run started (RFC 3339), said again to an adopter.
+    pub since: &'a str,
+    pub spool_limit: u64,
+    pub adopt_within: Duration,
+    pub lease: Duration,
 }
 
-/// `sh -c WRAPPER stagerun NONCE STATE LOCK DEADLINE GRACE REPORT ARGV…`
-pub fn wrap(w: &Wrap, inner: Vec<String>) -> Vec<String> {
-    let mut argv = vec![
+fn sh(script: &str, arg0: &str, mode: &str, nonce: &str) -> Vec<String> {
+    vec![
         "sh".to_string(),
         "-c".into(),
-        WRAPPER.clone(),
-        WRAPPER_ARG0.into(),
-        w.nonce.into(),
+        script.into(),
+        arg0.into(),
+        mode.into(),
+        nonce.into(),
+    ]
+}
+
+/// `sh -c WRAPPER stagerun run NONCE STATE ITEM DEADLINE GRACE REPORT IDENTITY SINCE LIMIT KEEP LEASE ARGV…`
+pub fn wrap(w: &Wrap, inner: Vec<String>) -> Vec<String> {
+    let mut argv = sh(&WRAPPER, WRAPPER_ARG0, "run", w.nonce);
+    argv.extend([
         w.state_dir.into(),
         w.lock.into(),
-        secs(w.deadline),
+        w.deadline.as_millis().max(1).to_string(),
         secs(w.grace),
         w.report.unwrap_or("").into(),
-    ];
+        w.identity.into(),
+        w.since.into(),
+        w.spool_limit.div_ceil(1024).to_string(),
+        w.adopt_within.as_secs().div_ceil(60).max(1).to_string(),
+        w.lease.as_secs().max(1).to_string(),
+    ]);
     argv.extend(inner);
     argv
 }
 
-/// `sh -c STOP stagerun-stop NONCE STATE LOCK GRACE`
-pub fn stop(nonce: &str, state_dir: &str, lock: &str, grace: Duration) -> Vec<String> {
-    vec![
-        "sh".to_string(),
-        "-c".into(),
-        STOP.clone(),
-        STOP_ARG0.into(),
-        nonce.into(),
+/// `sh -c WRAPPER stagerun follow NONCE STATE ITEM OUT ERR LEASE`: reads on
+/// from these spool offsets.
+pub fn follow(
+    nonce: &str,
+    state_dir: &str,
+    lock: &str,
+    offsets: (u64, u64),
+    lease: Duration,
+) -> Vec<String> {
+    let mut argv = sh(&WRAPPER, WRAPPER_ARG0, "follow", nonce);
+    argv.extend([
         state_dir.into(),
         lock.into(),
-        secs(grace),
-    ]
+        offsets.0.to_string(),
+        offsets.1.to_string(),
+        lease.as_secs().max(1).to_string(),
+    ]);
+    argv
+}
+
+/// `sh -c WRAPPER stagerun steps NONCE STEP…`: each step a shell command.
+pub fn steps(nonce: &str, steps: Vec<String>) -> Vec<String> {
+    let mut argv = sh(&WRAPPER, WRAPPER_ARG0, "steps", nonce);
+    argv.extend(steps);
+    argv
+}
+
+/// What makes two runs the same command: a later invocation adopts a run
+/// only when this matches (the work item is the lock's own name).
+pub fn identity(suite: &[String], format: &str) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for part in suite.iter().map(String::as_str).chain([format]) {
+        for b in part.bytes().chain([0]) {
+            h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// `sh -c STOP stagerun-stop run NONCE STATE LOCK GRACE`
+pub fn stop(nonce: &str, state_dir: &str, lock: &str, grace: Duration) -> Vec<String> {
+    let mut argv = sh(&STOP, STOP_ARG0, "run", nonce);
+    argv.extend([state_dir.into(), lock.into(), secs(grace)]);
+    argv
+}
+
+/// `sh -c STOP stagerun-stop steps NONCE PID GROUP START`: a preflight's
+/// remote command, by the pid, group and start time it said.
+pub fn stop_steps(nonce: &str, who: &[String; 3]) -> Vec<String> {
+    let mut argv = sh(&STOP, STOP_ARG0, "steps", nonce);
+    argv.extend(who.iter().cloned());
+    argv
 }
 
 #[cfg(test)]
@@ -127,254 +187,12 @@ mod tests {
         assert!(!WRAPPER.contains("\n#"));
         assert!(WRAPPER.contains("@@stagerun:%s:%s@@"));
         assert!(WRAPPER.len() < PROCS_SOURCE.len() + WRAPPER_SOURCE.len());
-        assert!(WRAPPER.contains("mem() {") && STOP.contains("esc() {"));
+        assert!(WRAPPER.contains("members() {") && STOP.contains("tagged() {"));
     }
 }
 
 /// The wrapper itself, run by real shells (dash, bash, busybox when
 /// present) as a session leader, the way `docker exec` starts it.
 #[cfg(test)]
-mod shells {
-    use super::*;
-    use std::process::Command;
-
-    thread_local! {
-        // Unique per test: the wrapper stops whatever carries its nonce, and
-        // the tests run side by side.
-        static NONCE: String = crate::capture::markers::nonce();
-    }
-
-    fn nonce() -> String {
-        NONCE.with(|n| n.clone())
-    }
-
-    fn shells() -> Vec<Vec<String>> {
-        let mut all = vec![vec!["dash".to_string()], vec!["bash".to_string()]];
-        if Command::new("busybox").arg("true").output().is_ok() {
-            all.push(vec!["busybox".into(), "sh".into()]);
-        }
-        all
-    }
-
-    fn run(
-        shell: &[String],
-        state: &std::path::Path,
-        deadline: &str,
-        suite: &[&str],
-    ) -> (Option<i32>, String, String) {
-        run_with_grace(shell, state, deadline, "1", suite)
-    }
-
-    fn run_with_grace(
-        shell: &[String],
-        state: &std::path::Path,
-        deadline: &str,
-        grace: &str,
-        suite: &[&str],
-    ) -> (Option<i32>, String, String) {
-        let mut argv = vec!["setsid".to_string()];
-        argv.extend(shell.iter().cloned());
-        argv.extend([
-            "-c".into(),
-            WRAPPER.clone(),
-            WRAPPER_ARG0.into(),
-            nonce(),
-            state.display().to_string(),
-            "ORCH-1".into(),
-            deadline.into(),
-            grace.into(),
-            String::new(),
-        ]);
-        argv.extend(suite.iter().map(|s| s.to_string()));
-        let out = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    #[test]
-    fn status_markers_and_deadline_in_every_shell() {
-        for shell in shells() {
-            let t = tempfile::tempdir().unwrap();
-            let (code, out, err) = run(
-                &shell,
-                t.path(),
-                "30",
-                &["sh", "-c", "echo C1 PASS; printf partial; exit 3"],
-            );
-            assert_eq!(code, Some(3), "{shell:?}: {err}");
-            assert!(
-                out.starts_with(&format!(
-                    "@@stagerun:{n}:start:session@@\nC1 PASS\npartial@@stagerun:{n}:end:3:ok:none@@",
-                    n = nonce()
-                )),
-                "{shell:?}: {out:?}"
-            );
-            assert!(err.contains(&format!("@@stagerun:{}:end:3:ok:none@@", nonce())));
-            assert!(
-                !t.path().join("ORCH-1.lock").exists(),
-                "the lock is released"
-            );
-            // The deadline, with a child that ignores TERM: KILL after the grace.
-            let start = std::time::Instant::now();
-            let (code, out, _) = run(
-                &shell,
-                t.path(),
-                "0.5",
-                &["sh", "-c", "trap '' TERM; sleep 30 & wait"],
-            );
-            assert!(
-                start.elapsed() < std::time::Duration::from_secs(5),
-                "{shell:?}"
-            );
-            assert!(
-                out.contains(":end:") && out.contains(":deadline:none@@"),
-                "{shell:?} {code:?}: {out}"
-            );
-        }
-    }
-
-    /// The grace timer started at the deadline is cancelled once the suite
-    /// is gone: nothing of the wrapper outlives it.
-    #[test]
-    fn the_grace_timer_does_not_outlive_the_wrapper() {
-        let sleeping = |arg: &str| {
-            std::fs::read_dir("/proc")
-                .unwrap()
-                .flatten()
-                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-                .filter(|c| c.starts_with(b"sleep\0") && c.ends_with(format!("{arg}\0").as_bytes()))
-                .count()
-        };
-        for (i, shell) in shells().into_iter().enumerate() {
-            let t = tempfile::tempdir().unwrap();
-            let grace = format!("4.{}{}", std::process::id() % 97, i);
-            let start = std::time::Instant::now();
-            // The output ends when the last holder of the pipe is gone.
-            let (_, out, _) = run_with_grace(&shell, t.path(), "0.3", &grace, &["sleep", "30"]);
-            assert!(out.contains(":deadline:none@@"), "{shell:?}: {out}");
-            assert!(
-                start.elapsed() < std::time::Duration::from_secs(3),
-                "{shell:?}: something held the output for the whole grace ({:?})",
-                start.elapsed()
-            );
-            assert_eq!(
-                sleeping(&grace),
-                0,
-                "{shell:?}: the grace timer is still running"
-            );
-        }
-    }
-
-    /// A daemon that left the suite's session (setsid twice) still carries
-    /// the attempt's tag in its environment: the wrapper stops it too.
-    #[test]
-    fn a_daemon_that_left_the_suites_session_is_stopped() {
-        for (i, shell) in shells().into_iter().enumerate() {
-            let t = tempfile::tempdir().unwrap();
-            let marker = format!("77.{}{}", std::process::id() % 89, i);
-            let daemon = format!("setsid sleep {marker} > /dev/null 2>&1 < /dev/null & exit 0");
-            let (code, out, _) = run(&shell, t.path(), "30", &["sh", "-c", &daemon]);
-            assert_eq!(code, Some(0), "{shell:?}: {out}");
-            let left = std::fs::read_dir("/proc")
-                .unwrap()
-                .flatten()
-                .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-                .filter(|c| {
-                    c.starts_with(b"sleep\0") && c.ends_with(format!("{marker}\0").as_bytes())
-                })
-                .count();
-            assert_eq!(left, 0, "{shell:?}: the daemon outlived the run: {out}");
-        }
-    }
-
-    #[test]
-    fn a_held_lock_is_busy_and_a_stale_one_is_taken_over() {
-        let t = tempfile::tempdir().unwrap();
-        let lock = t.path().join("ORCH-1.lock");
-        std::fs::create_dir(&lock).unwrap();
-        // Held by a live process (this test's own pid and start time).
-        let me = std::process::id();
-        let start = crate::process::group::start_time(me as i32).unwrap();
-        std::fs::write(
-            lock.join("owner"),
-            format!("ffffffffffffffffffffffffffffffff {me} {start} {me}\n"),
-        )
-        .unwrap();
-        let (code, out, _) = run(&shells()[0], t.path(), "30", &["true"]);
-        assert_eq!(code, Some(75));
-        assert!(
-            out.contains(":busy:ffffffffffffffffffffffffffffffff@@"),
-            "{out}"
-        );
-        // Held by processes that are gone: taken over.
-        std::fs::write(
-            lock.join("owner"),
-            "ffffffffffffffffffffffffffffffff 999999 1 999998\n",
-        )
-        .unwrap();
-        let (code, out, _) = run(&shells()[0], t.path(), "30", &["true"]);
-        assert_eq!(code, Some(0), "{out}");
-    }
-
-    #[test]
-    fn stop_confirms_and_says_not_running_for_other_nonces() {
-        let t = tempfile::tempdir().unwrap();
-        let mut argv = vec![
-            "setsid".to_string(),
-            "dash".into(),
-            "-c".into(),
-            WRAPPER.clone(),
-            WRAPPER_ARG0.into(),
-            nonce(),
-            t.path().display().to_string(),
-            "ORCH-1".into(),
-            "60".into(),
-            "1".into(),
-            String::new(),
-        ];
-        argv.extend([
-            "sh".into(),
-            "-c".into(),
-            "trap '' TERM; sleep 60 & sleep 60".into(),
-        ]);
-        let mut child = Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let owner = t.path().join("ORCH-1.lock/owner");
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-        while std::fs::read_to_string(&owner)
-            .unwrap_or_default()
-            .split_whitespace()
-            .count()
-            < 4
-        {
-            assert!(std::time::Instant::now() < until);
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let stop_with = |nonce: &str| {
-            let mut s = vec!["dash".to_string(), "-c".into()];
-            s.extend(
-                stop(
-                    nonce,
-                    &t.path().display().to_string(),
-                    "ORCH-1",
-                    std::time::Duration::from_secs(1),
-                )
-                .into_iter()
-                .skip(2),
-            );
-            String::from_utf8_lossy(&Command::new(&s[0]).args(&s[1..]).output().unwrap().stdout)
-                .into_owned()
-        };
-        assert!(stop_with("ffffffffffffffffffffffffffffffff").contains(":stopped:not-running@@"));
-        assert!(stop_with(&nonce()).contains(":stopped:confirmed@@"));
-        let _ = child.wait();
-        assert!(!t.path().join("ORCH-1.lock").exists());
-    }
-}
+#[path = "wrapper_shells.rs"]
+mod shells;

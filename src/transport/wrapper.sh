@@ -1,149 +1,493 @@
-# stagerun provenance wrapper: POSIX sh (dash, bash, busybox ash), nothing
-# installed. Runs where the suite runs, as
-#   sh -c WRAPPER stagerun NONCE STATE LOCK DEADLINE GRACE REPORT ARGV...
-# (REPORT: a suite report to remove before the suite starts, or empty)
-# Protocol (docs/transports.md): markers on both streams so each stream splits
-# into channel-before / suite / channel-after:
-#   @@stagerun:NONCE:start:MODE@@          it runs here and holds the lock
-#   @@stagerun:NONCE:busy:OTHER@@          another run holds the work item (exit 75)
-#   @@stagerun:NONCE:state-error:WHY@@     the lock folder cannot be made (exit 70)
-#   @@stagerun:NONCE:end:STATUS:HOW:LEFT@@ the suite's exact exit status
-n=$1 s=$2 l=$3 d=$4 g=$5 r=$6
-shift 6
-L=$s/$l.lock
-m() {
-  printf '@@stagerun:%s:%s@@\n' "$n" "$1"
-  printf '@@stagerun:%s:%s@@\n' "$n" "$1" >&2
+# stagerun's remote wrapper: POSIX sh (dash, bash, busybox ash), nothing
+# installed. It runs where the suite runs (docs/transports.md), in one of:
+#   sh -c WRAPPER stagerun run NONCE STATE ITEM DEADLINE GRACE REPORT IDENTITY SINCE LIMIT KEEP LEASE ARGV...
+#   sh -c WRAPPER stagerun follow NONCE STATE ITEM OUT ERR LEASE
+#   sh -c WRAPPER stagerun steps NONCE STEP...
+# run takes the work item's lock, starts the suite under a supervisor that
+# does not depend on the channel (its output spooled in STATE/ITEM.lock) and
+# follows the spool; follow reattaches to that run at the byte offsets OUT
+# and ERR already read; steps runs preflight's steps one after another.
+# DEADLINE is in milliseconds, GRACE in seconds, LIMIT (the spool cap per
+# stream) in KiB, KEEP (how long an end nobody collected stays adoptable) in
+# minutes, LEASE (how long the follower waits for stagerun's keepalive) in
+# seconds. Markers, zero-width, on both streams: @@stagerun:NONCE:WHAT@@
+#   start:MODE  resume:OUT:ERR  at:OFFSET  end:STATUS:HOW:LEFT:REPORT  cut
+#   busy:OTHER  state-error:WHY  refused:WHY  adopt:RUN:SINCE  gone:WHY
+#   note:lost:RUN:SINCE  note:uncollected:RUN:STATUS  who:PID:GROUP:START
+#   step:INDEX:STATUS
+# stdin carries stagerun's keepalives (k) and, after the end, its receipt (a).
+mode=$1 nonce=$2
+shift 2
+
+# say WHAT: prints a marker on both streams
+say() {
+  printf '@@stagerun:%s:%s@@' "$nonce" "$1"
+  printf '@@stagerun:%s:%s@@' "$nonce" "$1" >&2
 }
+
 # @procs: src/transport/procs.sh goes here
-# true while the suite's group, or a process with its tag, lives (u_ lists them)
-lv() {
-  if [ "$pg" != "$$" ]; then mem "$pg" 0; else mem "$$" "$$"; fi
-  esc && u_="$u_$e_"
-  [ -n "$u_" ]
-}
-# signal the suite: its own group, or (no setsid) our group but us
-sig() {
-  if [ "$pg" != "$$" ]; then
-    kill -"$1" -"$pg" 2>/dev/null
-  elif mem "$$" "$$"; then
-    kill -"$1" $u_ 2>/dev/null
-  fi
-}
-# take the work item's lock; stale when neither its wrapper nor its suite
-# group lives; a takeover renames the old lock first, so of two runners
-# only one can take it
-lock() {
-  # (the state folder usually exists: one mkdir, not two)
-  mkdir "$L" 2>/dev/null && return 0
-  mkdir -p "$s" 2>/dev/null
-  mkdir "$L" 2>/dev/null && return 0
-  if [ ! -d "$L" ]; then
-    m "state-error:cannot create $L"
-    exit 70
-  fi
-  o=
-  { read -r o < "$L/owner"; } 2>/dev/null
-  set -- $o
-  [ -n "$o" ] || busy unknown
-  [ -n "$2" ] && st "$2" && [ "$t_" = "$3" ] && busy "$1"
-  [ -n "$4" ] && mem "$4" 0 && busy "$1"
-  mv "$L" "$L.$n" 2>/dev/null || busy "$1"
-  c=
-  { read -r c < "$L.$n/owner"; } 2>/dev/null
-  if [ "$c" != "$o" ]; then
-    mv "$L.$n" "$L" 2>/dev/null
-    busy "${c%% *}"
-  fi
-  rm -rf "$L.$n"
-  mkdir "$L" 2>/dev/null || busy unknown
-}
+
+# busy OTHER: another run holds the work item here
 busy() {
-  m "busy:${1:-unknown}"
+  say "busy:${1:-unknown}"
   exit 75
 }
-st $$
-ws=$t_
-me="$n $$ $t_"
-lock
-echo "$me" > "$L/owner"
-# a report left by an earlier run must not pass for this one's
-[ -n "$r" ] && rm -f "$r"
-export PYTHONUNBUFFERED=1
-trap 'e=t' ALRM
-trap 'e=s' TERM HUP INT
-if command -v setsid > /dev/null 2>&1; then
-  m start:session
-  STAGERUN_RUN=$n setsid "$@" &
-  p=$!
-  pg=$p
-else
-  m start:group
-  STAGERUN_RUN=$n "$@" &
-  p=$!
-  pg=$$
-fi
-echo "$me $pg" > "$L/owner"
-# the deadline: a timer that signals us; we do the stopping
-(
-  trap 'kill $w 2>/dev/null; exit' TERM
-  sleep "$d" &
-  w=$!
-  wait $w && kill -ALRM $$
-) > /dev/null 2>&1 &
-wd=$!
-how=ok
-ph=0
-gt=
-while :; do
-  e=
-  wait $p
-  rc=$?
-  [ -z "$e" ] && break
-  if [ $ph = 0 ]; then
-    [ "$e" = t ] && how=deadline || how=stopped
-    ph=1
-    sig TERM
-    # the grace: a sleep of ours and a watcher that signals us when it
-    # ends; both are killed outright once the suite is gone (no signal
-    # race), never hold our output, never signal a pid that is not us
-    (
-      trap '' TERM
-      exec sleep "$g"
-    ) > /dev/null 2>&1 &
-    gs=$!
-    (
-      trap '' TERM
-      while st $gs; do z; done
-      st $$ && [ "$t_" = "$ws" ] && kill -ALRM $$
-    ) > /dev/null 2>&1 &
-    gt=$!
-  elif [ "$e" = t ]; then
-    sig KILL
+
+# fail WHY: the lock or the spool cannot be made here
+fail() {
+  say "state-error:$1"
+  exit 70
+}
+
+# read_owner: the lock's owner line (nonce, supervisor pid and start time,
+# the suite's process group or -, identity, start of the run) into owner_*
+read_owner() {
+  owner=
+  { read -r owner < "$lock/owner"; } 2> /dev/null
+  # shellcheck disable=SC2086 # the line is words
+  set -- $owner
+  owner_nonce=$1 owner_pid=$2 owner_start=$3 owner_group=$4 owner_identity=$5 owner_since=$6
+  [ -n "$owner" ]
+}
+
+# finished: true once the run in $lock wrote its end status (the line ends
+# with "end", so a line cut short is no status); sets $status and $end
+finished() {
+  status=
+  { read -r status < "$lock/status"; } 2> /dev/null
+  # shellcheck disable=SC2086 # the line is words
+  set -- $status
+  [ "$5" = end ] || return 1
+  end="$1:$2:$3:$4"
+}
+
+# following: true while a live follower is attached to the run in $lock
+following() {
+  follower=
+  { read -r follower < "$lock/follower"; } 2> /dev/null
+  # shellcheck disable=SC2086 # the line is words
+  set -- $follower
+  alive "$1" "$2"
+}
+
+# fresh: true while the end in $lock is younger than KEEP minutes
+fresh() {
+  [ -n "$(find "$lock/status" -mmin -"$keep" 2> /dev/null)" ]
+}
+
+# take_over: the lock's run is over: move it aside first, so of two runners
+# only one takes it, then start afresh
+take_over() {
+  mv "$lock" "$lock.$nonce" 2> /dev/null || busy "$owner_nonce"
+  moved=
+  { read -r moved < "$lock.$nonce/owner"; } 2> /dev/null
+  if [ "$moved" != "$owner" ]; then
+    mv "$lock.$nonce" "$lock" 2> /dev/null
+    busy "${moved%% *}"
   fi
-done
-trap '' TERM
-# (no `wait` for the deadline timer: once it has fired, bash's wait for it
-# blocks until some other child ends; its output is /dev/null anyway)
-kill $wd 2>/dev/null
-[ -n "$gt" ] && kill -9 $gt $gs 2>/dev/null
-# what the suite left behind in its group gets TERM, the grace, then KILL
-left=
-if lv; then
-  sig TERM
-  esc && kill -TERM $e_ 2>/dev/null
-  i=0
-  while [ $i -lt $((${g%.*} * 10 + 1)) ] && lv; do
-    z
-    i=$((i + 1))
+  rm -rf "$lock.$nonce"
+  mkdir "$lock" 2> /dev/null || busy unknown
+}
+
+# adopt: the run in $lock is this same command and nobody follows it: follow
+# it from its first byte instead of starting the suite a second time
+adopt() {
+  say "adopt:$owner_nonce:$owner_since"
+  nonce=$owner_nonce
+  follow 0 0 start
+}
+
+# attended: true while a follower stays attached to the run in $lock. One
+# whose channel is gone leaves once woken (its next write fails): it gets
+# two seconds to, then the run counts as attended
+attended() {
+  following || return 1
+  kill -USR1 "${follower%% *}" 2> /dev/null
+  tries=0
+  while [ $tries -lt 20 ]; do
+    nap
+    following || return 1
+    tries=$((tries + 1))
   done
-  sig KILL
-  esc && kill -KILL $e_ 2>/dev/null
-  z
-  lv && left=${u_# }
-fi
-o=
-{ read -r o < "$L/owner"; } 2>/dev/null
-[ "${o%% *}" = "$n" ] && rm -rf "$L"
-m "end:$rc:$how:${left:-none}"
-exit $rc
+  return 0
+}
+
+# take_lock: takes the work item's lock (a folder that holds the run's spool
+# until its end is collected), adopts the same command's unattended run, or
+# says busy
+take_lock() {
+  mkdir "$lock" 2> /dev/null && return 0
+  mkdir -p "$state" 2> /dev/null
+  mkdir "$lock" 2> /dev/null && return 0
+  [ -d "$lock" ] || fail "cannot create $lock"
+  read_owner || busy unknown
+  if [ -e "$lock/collected" ]; then
+    take_over
+  elif finished; then
+    if [ "$owner_identity" = "$identity" ]; then
+      attended && busy "$owner_nonce"
+      fresh && adopt
+    fi
+    following && busy "$owner_nonce"
+    say "note:uncollected:$owner_nonce:${status%% *}"
+    take_over
+  elif alive "$owner_pid" "$owner_start"; then
+    [ "$owner_identity" = "$identity" ] && ! attended && adopt
+    busy "$owner_nonce"
+  else
+    # its supervisor is gone without an end: nothing watches what is left
+    [ "$owner_group" != - ] && members "$owner_group" 0 && kill -KILL -"$owner_group" 2> /dev/null
+    say "note:lost:$owner_nonce:$owner_since"
+    take_over
+  fi
+}
+
+# signal_suite SIGNAL: the suite's own session, or (no setsid) the suite and
+# whatever carries its tag
+signal_suite() {
+  if [ "$group" != - ]; then
+    kill -"$1" -"$group" 2> /dev/null
+  else
+    kill -"$1" "$suite" 2> /dev/null
+    # shellcheck disable=SC2086 # a list of pids
+    tagged && kill -"$1" $tagged 2> /dev/null
+  fi
+}
+
+# leftovers: true while something the suite started lives: its group, or a
+# process with its tag; $left lists them
+leftovers() {
+  left=
+  [ "$group" != - ] && members "$group" 0 && left=$members
+  tagged && left="$left$tagged"
+  [ -n "$left" ]
+}
+
+# watch: the deadline (TERM to the supervisor's ALRM trap) and the spool cap,
+# looked at every 2 s: a spool past LIMIT KiB is emptied and marked cut
+watch() {
+  trap 'kill "$sleeper" 2> /dev/null; exit' TERM
+  wait_left=$deadline
+  while [ "$wait_left" -gt 0 ]; do
+    step=$wait_left
+    [ "$step" -gt 2000 ] && step=2000
+    millis=$((step % 1000))
+    case $millis in ?) millis=00$millis ;; ??) millis=0$millis ;; esac
+    sleep "$((step / 1000)).$millis" &
+    sleeper=$!
+    wait "$sleeper" || exit 0
+    wait_left=$((wait_left - step))
+    [ "$wait_left" -gt 0 ] || break
+    [ -e "$lock/out.cut" ] && [ -e "$lock/err.cut" ] && continue
+    big=$(find "$lock/out" "$lock/err" -size +"$limit"k 2> /dev/null)
+    for stream in out err; do
+      case $big in *"/$stream"*) ;; *) continue ;; esac
+      [ -e "$lock/$stream.cut" ] && continue
+      : > "$lock/$stream.cut"
+      : > "$lock/$stream"
+    done
+  done
+  alive "$self" "$self_start" && kill -ALRM "$self"
+}
+
+# supervise ARGV: owns the suite's life: starts it with its output in the
+# spool, enforces the deadline (TERM, the grace, KILL), stops what it left,
+# writes the end status and wakes the follower. Never writes to the channel,
+# and a hangup or a broken pipe does not stop it: it outlives the channel.
+supervise() {
+  trap '' HUP
+  { read -r self < /proc/self/stat; } 2> /dev/null
+  self=${self%% *}
+  started "$self"
+  self_start=$started
+  export PYTHONUNBUFFERED=1
+  trap 'event=alarm' ALRM
+  trap 'event=stop' TERM INT
+  # the suite gets hangups back, and its own session where setsid exists
+  launcher=
+  command -v setsid > /dev/null 2>&1 && launcher=setsid
+  (
+    trap - HUP
+    export STAGERUN_RUN="$nonce"
+    # shellcheck disable=SC2086 # no launcher is no word
+    exec $launcher "$@"
+  ) < /dev/null >> "$lock/out" 2>> "$lock/err" &
+  suite=$!
+  group=-
+  [ -n "$launcher" ] && group=$suite
+  echo "$nonce $self $self_start $group $identity $since" > "$lock/owner"
+  watch &
+  watcher=$!
+  how=ok phase=0 grace_sleep='' grace_watch=''
+  while :; do
+    event=
+    wait "$suite"
+    code=$?
+    [ -z "$event" ] && break
+    if [ $phase = 0 ]; then
+      [ "$event" = alarm ] && how=deadline || how=stopped
+      phase=1
+      signal_suite TERM
+      # the grace: a sleep, and a watcher that signals us when it ends; both
+      # are killed outright once the suite is gone (no signal race)
+      (
+        trap '' TERM
+        exec sleep "$grace"
+      ) &
+      grace_sleep=$!
+      (
+        trap '' TERM
+        while started "$grace_sleep"; do nap; done
+        alive "$self" "$self_start" && kill -ALRM "$self"
+      ) &
+      grace_watch=$!
+    elif [ "$event" = alarm ]; then
+      signal_suite KILL
+    fi
+  done
+  trap '' TERM ALRM
+  kill "$watcher" 2> /dev/null
+  [ -n "$grace_watch" ] && kill -9 "$grace_watch" "$grace_sleep" 2> /dev/null
+  gone=none
+  if leftovers; then
+    signal_suite TERM
+    # shellcheck disable=SC2086 # a list of pids
+    [ -n "$left" ] && kill -TERM $left 2> /dev/null
+    tries=0
+    while [ $tries -lt $((${grace%.*} * 10 + 1)) ] && leftovers; do
+      nap
+      tries=$((tries + 1))
+    done
+    signal_suite KILL
+    # shellcheck disable=SC2086 # a list of pids
+    [ -n "$left" ] && kill -KILL $left 2> /dev/null
+    nap
+    if leftovers; then
+      gone=
+      for proc in $left; do gone=${gone:+$gone,}$proc; done
+    fi
+  fi
+  [ "$gone" = none ] && ! searchable && gone=unverified
+  written=-
+  if [ -n "$report" ]; then
+    written=absent
+    [ -f "$report" ] && written=written
+  fi
+  echo "$code $how $gone $written end" > "$lock/status"
+  following && kill -USR1 "${follower%% *}" 2> /dev/null
+}
+
+# pump FD STREAM: what the spool FD gained since the last look goes to the
+# channel, then a marker with the spool's offset after it; false when
+# nothing came
+pump() {
+  cat <&"$1" >&"$2" || leave
+  { read -r _ position; } < "/proc/$$/fdinfo/$1"
+  if [ "$1" = 3 ]; then
+    [ "$position" = "$out_at" ] && return 1
+    out_at=$position
+  else
+    [ "$position" = "$err_at" ] && return 1
+    err_at=$position
+  fi
+  printf '@@stagerun:%s:at:%s@@' "$nonce" "$position" >&"$2"
+}
+
+# rest MILLIS: an idle pause that a signal (the supervisor's wake, the
+# keepalive) cuts short
+rest() {
+  case $1 in ?) pause=0.00$1 ;; ??) pause=0.0$1 ;; ???) pause=0.$1 ;; *) pause=1 ;; esac
+  sleep "$pause" &
+  napper=$!
+  [ -z "$wake" ] && wait "$napper"
+  kill "$napper" 2> /dev/null
+  napper=
+}
+
+# listen: reads stagerun's keepalives (a USR2 to the follower each) and its
+# receipt (exit 0); the end of stdin means stagerun has gone (exit 1, and
+# the follower leaves)
+listen() {
+  while IFS= read -r said; do
+    case $said in
+      k) kill -USR2 "$follower_pid" 2> /dev/null ;;
+      a) exit 0 ;;
+    esac
+  done
+  kill -TERM "$follower_pid" 2> /dev/null
+  exit 1
+}
+
+# leave: the follower goes (its channel is gone, or another took over); the
+# run goes on without it
+leave() {
+  [ -n "$napper" ] && kill "$napper" 2> /dev/null
+  [ -n "$listener" ] && kill "$listener" 2> /dev/null
+  exit 0
+}
+
+# gone WHY: there is no run to follow here
+gone() {
+  say "gone:$1"
+  exit 0
+}
+
+# follow OUT ERR HOW: streams the spool from these offsets to the channel,
+# each piece followed by its offset, then the end status; HOW is start (a
+# new or adopted run) or resume (a reattach). Once stagerun has said it got
+# the end, the lock and the spool are removed.
+follow() {
+  if [ ! -r "$lock/out" ] || [ ! -r "$lock/err" ]; then gone no-run; fi
+  exec 3< "$lock/out" 4< "$lock/err" 5<&0
+  [ "$1" = 0 ] || dd bs=1 skip="$1" count=0 <&3 2> /dev/null
+  [ "$2" = 0 ] || dd bs=1 skip="$2" count=0 <&4 2> /dev/null
+  out_at=$1 err_at=$2
+  if following; then
+    # a reattach replaces a follower whose channel is gone but who has not
+    # noticed yet (a stalled session): it and what it runs stop at once
+    children "${follower%% *}"
+    # shellcheck disable=SC2086 # a list of pids
+    kill -KILL "${follower%% *}" $children 2> /dev/null
+  fi
+  follower_pid=$$
+  started $$
+  echo "$$ $started" > "$lock/follower"
+  wake='' napper='' listener=''
+  trap 'wake=1' USR1
+  trap 'since_keepalive=0' USR2
+  trap leave TERM INT HUP
+  trap '' PIPE
+  if [ "$3" = start ]; then
+    if command -v setsid > /dev/null 2>&1; then say start:session; else say start:group; fi
+  else
+    say "resume:$1:$2"
+  fi
+  idle=0 since_keepalive=0 waited=0 pumps=0 out_cut='' err_cut=''
+  while :; do
+    wake=
+    ended=
+    finished && ended=1
+    moved=
+    # a spool emptied at the cap has nothing more of its stream to give
+    if [ -z "$out_cut" ] && [ -e "$lock/out.cut" ]; then
+      out_cut=1
+      printf '@@stagerun:%s:cut@@' "$nonce"
+    fi
+    if [ -z "$err_cut" ] && [ -e "$lock/err.cut" ]; then
+      err_cut=1
+      printf '@@stagerun:%s:cut@@' "$nonce" >&2
+    fi
+    [ -z "$out_cut" ] && pump 3 1 && moved=1
+    [ -z "$err_cut" ] && [ -s "$lock/err" ] && pump 4 2 && moved=1
+    pumps=$((pumps + 1))
+    [ -n "$ended" ] && break
+    if ! read_owner || [ "$owner_nonce" != "$nonce" ]; then
+      gone no-run
+    fi
+    if ! alive "$owner_pid" "$owner_start" && ! finished; then
+      gone lost
+    fi
+    if [ -n "$moved" ]; then
+      idle=0
+      if [ -z "$listener" ] && [ $pumps -ge 20 ]; then
+        listen <&5 &
+        listener=$!
+      fi
+      continue
+    fi
+    # nothing came: say where we are, which is also how a dead channel shows
+    printf '@@stagerun:%s:at:%s@@' "$nonce" "$out_at" 2> /dev/null || leave
+    [ -n "$wake" ] && continue
+    pause_ms=$((50 << idle))
+    [ $pause_ms -gt 1000 ] && pause_ms=1000
+    [ $idle -lt 5 ] && idle=$((idle + 1))
+    rest $pause_ms
+    waited=$((waited + pause_ms))
+    since_keepalive=$((since_keepalive + pause_ms))
+    if [ -z "$listener" ] && { [ $waited -ge 1000 ] || [ $pumps -ge 20 ]; }; then
+      listen <&5 &
+      listener=$!
+    fi
+    [ -n "$listener" ] && [ $since_keepalive -gt $((lease * 1000)) ] && leave
+  done
+  say "end:$end"
+  if [ -n "$listener" ]; then
+    wait "$listener"
+    receipt=$?
+  else
+    receipt=1
+    while IFS= read -r said <&5; do
+      [ "$said" = a ] && receipt=0 && break
+    done
+  fi
+  if [ $receipt = 0 ]; then
+    : > "$lock/collected"
+    rm -rf "$lock"
+  fi
+  exit 0
+}
+
+# run ARGV: a new run of the suite, or the adoption of the same command's
+# run that nobody follows
+run() {
+  state=$1 item=$2 deadline=$3 grace=$4 report=$5 identity=$6 since=$7 limit=$8 keep=$9
+  shift 9
+  lease=$1
+  shift
+  lock=$state/$item.lock
+  take_lock
+  started $$
+  echo "$nonce $$ $started - $identity $since" > "$lock/owner"
+  if [ -n "$report" ]; then
+    # a report left by an earlier run must never pass for this one's
+    why=$(rm -f "$report" 2>&1)
+    if [ -e "$report" ] || [ -L "$report" ]; then
+      rm -rf "$lock"
+      say "refused:the suite's report $report is left from an earlier run and cannot be removed (${why:-it stays})"
+      exit 78
+    fi
+  fi
+  { : > "$lock/out" && : > "$lock/err"; } 2> /dev/null || fail "cannot write the spool in $lock"
+  supervise "$@" < /dev/null > /dev/null 2>&1 &
+  follow 0 0 start
+}
+
+# own_group: sets $own_group to this shell's process group
+own_group() {
+  fields $$
+  # shellcheck disable=SC2086 # the fields are words
+  set -- $fields
+  own_group=$3
+}
+
+# steps STEP...: preflight's steps, one after another, each followed by its
+# exit status; the first that fails ends them. First it says who it is, so
+# a preflight cut off can be stopped where it runs
+steps() {
+  own_group
+  started $$
+  say "who:$$:$own_group:$started"
+  index=0
+  for step do
+    eval "$step" < /dev/null
+    code=$?
+    say "step:$index:$code"
+    [ $code = 0 ] || exit 0
+    index=$((index + 1))
+  done
+}
+
+case $mode in
+  run) run "$@" ;;
+  follow)
+    state=$1 item=$2 lease=$5
+    lock=$state/$item.lock
+    if ! read_owner || [ "$owner_nonce" != "$nonce" ]; then gone no-run; fi
+    follow "$3" "$4" resume
+    ;;
+  steps) steps "$@" ;;
+  *)
+    say "state-error:unknown mode $mode"
+    exit 70
+    ;;
+esac

@@ -72,7 +72,11 @@ fn a_session_killed_mid_suite_is_never_failed_and_nothing_is_left_in_the_contain
             "client",
             "known_hosts",
             &c.name,
-            &format!("check_script: /suites/lost_then_pass.py\ninfra_retries: {retries}\n"),
+            // Without reattaching (e2e_reattach has that): a lost run is a
+            // transient fault, stopped and retried.
+            &format!(
+                "check_script: /suites/lost_then_pass.py\ninfra_retries: {retries}\nreattach_attempts: 0\n"
+            ),
         );
         let mut run = t
             .std()
@@ -118,7 +122,7 @@ fn a_stalled_host_is_a_hold_named_by_ssh_not_unknown() {
         "client",
         "known_hosts",
         &c.name,
-        "check_script: /suites/started_then_hang.py\nserver_alive_interval: 1\ninfra_retries: 0\ntimeout: 60\n",
+        "check_script: /suites/started_then_hang.py\nserver_alive_interval: 1\ninfra_retries: 0\ntimeout: 60\nreattach_attempts: 0\n",
     );
     let mut run = t
         .std()

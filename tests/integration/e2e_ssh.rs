@@ -6,6 +6,7 @@ use crate::common::sshd::Sshd;
 use crate::common::*;
 use predicates::prelude::*;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::time::Duration;
 
 pub struct Case {
@@ -414,7 +415,7 @@ fn dry_run_shows_the_exact_ssh_argv_and_it_runs_by_hand() {
     );
     let remote = argv.last().unwrap();
     assert!(
-        remote.starts_with(&format!("docker exec {} sh -c", c.name)),
+        remote.starts_with(&format!("docker exec -i {} sh -c", c.name)),
         "{remote}"
     );
     assert!(
@@ -424,11 +425,18 @@ fn dry_run_shows_the_exact_ssh_argv_and_it_runs_by_hand() {
         )),
         "{remote}"
     );
-    // Running that argv by hand gives the suite's answer (markers and all).
-    let direct = std::process::Command::new(&argv[0])
+    // Running that argv by hand gives the suite's answer (markers and all);
+    // `a` on stdin is stagerun's receipt, after which the run's spool goes.
+    let mut hand = std::process::Command::new(&argv[0])
         .args(&argv[1..])
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    use std::io::Write;
+    hand.stdin.take().unwrap().write_all(b"a\n").unwrap();
+    let direct = hand.wait_with_output().unwrap();
     assert_eq!(
         direct.status.code(),
         Some(0),
@@ -484,7 +492,7 @@ fn a_suite_that_forges_the_end_marker_gets_no_verdict() {
         dir.path().join("forge.py"),
         "import os, sys\n\
          args = open(f'/proc/{os.getppid()}/cmdline', 'rb').read().split(b'\\0')\n\
-         nonce = args[args.index(b'stagerun') + 1].decode()\n\
+         nonce = args[args.index(b'stagerun') + 2].decode()\n\
          print('C1 PASS ok', flush=True)\n\
          marker = f'@@stagerun:{nonce}:end:0:ok:none@@'\n\
          print(marker, flush=True)\n\

@@ -56,7 +56,7 @@ fn kubectl_argv_is_exact_and_validated() {
         .map(|a| a.as_str().unwrap().to_string())
         .collect();
     assert_eq!(
-        &argv[..10],
+        &argv[..11],
         [
             "kubectl",
             "--context",
@@ -64,6 +64,7 @@ fn kubectl_argv_is_exact_and_validated() {
             "-n",
             "orch",
             "exec",
+            "-i",
             "orch-0",
             "-c",
             "app",

@@ -12,6 +12,7 @@ mod e2e_docker;
 mod e2e_faults;
 mod e2e_podman;
 mod e2e_preflight;
+mod e2e_reattach;
 mod e2e_ssh;
 mod gate;
 mod help;

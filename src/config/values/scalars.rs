@@ -102,6 +102,48 @@ macro_rules! count_type {
 }
 count_type!(Retries, 20);
 count_type!(TailLines, 10_000);
+count_type!(Reattaches, 100);
+
+/// A size in bytes: a whole number, or with a k, M or G suffix (1024s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size(pub u64);
+impl Value for Size {
+    const SHAPE: &'static str = "a size (bytes, or like 512k, 256M, 1G)";
+    fn from_text(s: &str, _: &Ctx) -> Result<Self, String> {
+        let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+            Some((i, _)) => s.split_at(i),
+            None => (s, ""),
+        };
+        let shift = match unit {
+            "" => 0,
+            "k" | "K" => 10,
+            "M" => 20,
+            "G" => 30,
+            _ => {
+                return Err(format!(
+                    "`{s}` is not a size (bytes, or like 512k, 256M, 1G)"
+                ));
+            }
+        };
+        let n: u64 = digits
+            .parse()
+            .map_err(|_| format!("`{s}` is not a size (bytes, or like 512k, 256M, 1G)"))?;
+        match n.checked_mul(1 << shift) {
+            Some(0) => Err(format!("`{s}` must be more than zero")),
+            Some(b) if b <= 1 << 40 => Ok(Size(b)),
+            _ => Err(format!("`{s}` is more than 1T")),
+        }
+    }
+    fn show(&self) -> String {
+        let b = self.0;
+        for (shift, unit) in [(30, "G"), (20, "M"), (10, "k")] {
+            if b >= 1 << shift && b % (1 << shift) == 0 {
+                return format!("{}{unit}", b >> shift);
+            }
+        }
+        b.to_string()
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Port(pub u16);

@@ -145,6 +145,11 @@ pub struct Spec {
     pub mounts: Vec<(String, String)>,
     /// Programs hidden inside the container (bind-mount /dev/null over them).
     pub hide: Vec<&'static str>,
+    /// The host's program mounted as the container's /bin/sh.
+    pub sh: Option<&'static str>,
+    /// An image of busybox alone (its binary, its libc, an applet link each):
+    /// no /usr from the host, no python.
+    pub busybox_only: bool,
 }
 
 impl Spec {
@@ -166,6 +171,82 @@ impl Spec {
         self.hide.push(program);
         self
     }
+    pub fn sh(mut self, program: &'static str) -> Spec {
+        self.sh = Some(program);
+        self
+    }
+    pub fn busybox_only(mut self) -> Spec {
+        self.busybox_only = true;
+        self
+    }
+}
+
+/// A busybox-only image, built once per engine: /bin/busybox, the libraries
+/// it links, and a link per applet.
+fn busybox_image(engine: Engine) -> &'static str {
+    static DOCKER: OnceLock<String> = OnceLock::new();
+    static PODMAN: OnceLock<String> = OnceLock::new();
+    let cell = match engine {
+        Engine::Docker => &DOCKER,
+        Engine::Podman => &PODMAN,
+    };
+    cell.get_or_init(|| {
+        let tag = "localhost/stagerun-e2e-busybox:1".to_string();
+        let exists = Command::new(engine.program())
+            .args(["image", "inspect", &tag])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if exists {
+            return tag;
+        }
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        for d in ["bin", "etc", "tmp", "proc", "sys", "dev", "root", "suites"] {
+            std::fs::create_dir_all(r.join(d)).unwrap();
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(r.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+        std::fs::copy("/usr/bin/busybox", r.join("bin/busybox")).unwrap();
+        let ldd = Command::new("ldd")
+            .arg("/usr/bin/busybox")
+            .output()
+            .unwrap();
+        for lib in String::from_utf8_lossy(&ldd.stdout)
+            .split_whitespace()
+            .filter(|w| w.starts_with('/'))
+        {
+            let inside = r.join(lib.trim_start_matches('/'));
+            std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+            std::fs::copy(lib, &inside).unwrap();
+        }
+        let list = Command::new("/usr/bin/busybox")
+            .arg("--list")
+            .output()
+            .unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
+            if applet != "busybox" {
+                let _ = std::os::unix::fs::symlink("busybox", r.join("bin").join(applet));
+            }
+        }
+        std::fs::write(r.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+        let tar = root.path().with_extension("tar");
+        assert!(
+            Command::new("tar")
+                .arg("-C")
+                .arg(r)
+                .arg("-cf")
+                .arg(&tar)
+                .arg(".")
+                .status()
+                .unwrap()
+                .success()
+        );
+        engine.run(&["import", tar.to_str().unwrap(), &tag]);
+        let _ = std::fs::remove_file(&tar);
+        tag
+    })
 }
 
 impl Container {
@@ -195,7 +276,12 @@ impl Container {
                 .map(String::from),
             );
         }
-        args.extend(["-v".into(), "/usr:/usr:ro".into()]);
+        if !spec.busybox_only {
+            args.extend(["-v".into(), "/usr:/usr:ro".into()]);
+        }
+        if let Some(sh) = spec.sh {
+            args.extend(["-v".into(), format!("{sh}:/usr/bin/sh:ro")]);
+        }
         for (host, inside) in &spec.mounts {
             args.extend(["-v".into(), format!("{host}:{inside}:ro")]);
         }
@@ -206,8 +292,13 @@ impl Container {
         for (k, v) in &spec.env {
             args.extend(["-e".into(), format!("{k}={v}")]);
         }
-        args.push(engine.image().into());
-        args.extend(["/usr/bin/sleep".into(), "infinity".into()]);
+        if spec.busybox_only {
+            args.push(busybox_image(engine).into());
+            args.extend(["/bin/sleep".into(), "infinity".into()]);
+        } else {
+            args.push(engine.image().into());
+            args.extend(["/usr/bin/sleep".into(), "infinity".into()]);
+        }
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         engine.run(&refs);
         Container { engine, name }
@@ -220,6 +311,11 @@ impl Container {
     }
     pub fn stop(&self) {
         self.engine.run(&["stop", "-t", "0", &self.name]);
+    }
+    /// Its processes killed and the container started again, its file
+    /// system kept (what a host reboot or an OOM-killed PID 1 does).
+    pub fn restart(&self) {
+        self.engine.run(&["restart", "-t", "0", &self.name]);
     }
     pub fn pause(&self) {
         self.engine.run(&["pause", &self.name]);

@@ -139,6 +139,11 @@ impl Sshd {
         panic!("sshd did not listen on {}: {}", self.port, self.log());
     }
 
+    /// The listener again, on the same port (after `stop`).
+    pub fn restart(&mut self) {
+        self.spawn();
+    }
+
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
