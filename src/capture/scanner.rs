@@ -458,6 +458,12 @@ impl Scanner {
                 self.release(self.held.len(), echo);
                 self.scan.cut = true;
             }
+            Marker::Gone { .. } => {
+                // Nothing more of the suite comes: the rest is the channel's.
+                self.release(self.held.len(), echo);
+                self.flush();
+                self.segment = Segment::After;
+            }
             Marker::End { .. } => {
                 self.release(self.held.len(), echo);
                 self.flush();
@@ -662,10 +668,7 @@ mod tests {
         assert_eq!(echo.len(), HOLD_MAX + 10 - HOLD_KEEP);
         assert_eq!(s.offset(), echo.len() as u64);
         s.disconnect();
-        s.feed_echo(
-            format!("{}", m(&format!("resume:{}:0", echo.len()))).as_bytes(),
-            &mut echo,
-        );
+        s.feed_echo(m(&format!("resume:{}:0", echo.len())).as_bytes(), &mut echo);
         s.feed_echo(&vec![b'y'; HOLD_KEEP], &mut echo);
         s.feed_echo(m(&format!("at:{}", HOLD_MAX + 10)).as_bytes(), &mut echo);
         assert_eq!(echo.len(), HOLD_MAX + 10);

@@ -486,6 +486,7 @@ impl<'a> Runner<'a> {
     /// The channel was lost while the suite ran, and nothing says to stop.
     fn may_reattach(&self, sup: &Supervisor, conn: &Connection) -> bool {
         sup.lost_mid_suite()
+            && !sup.gone()
             && conn.spawn_error.is_none()
             && !conn.timed_out
             && conn.interrupted.is_none()
@@ -548,6 +549,9 @@ impl<'a> Runner<'a> {
                 Err(_) => break,
             };
             *conn = self.connect(sup, &argv, opts, Some(&nonce));
+            if sup.gone() {
+                break;
+            }
             if sup.resumes() > resumes_before {
                 r.resumed = true;
                 r.away = sup

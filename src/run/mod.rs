@@ -74,7 +74,17 @@ fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
     );
     crate::note!("command: {}", plan.short_command());
     let ci = ci_begin(&plan);
-    let attempts = attempt::Runner::new(&plan).run_all(args.preflight);
+    let previous = previous_run_lost(&plan.item.log_path());
+    if let Some(p) = &previous {
+        crate::warn!("{p}");
+    }
+    let mut attempts = attempt::Runner::new(&plan).run_all(args.preflight);
+    if let Some(p) = previous {
+        attempts.recovered = Some(match attempts.recovered.take() {
+            Some(r) => format!("{p}; {r}"),
+            None => p,
+        });
+    }
     ci_end(&plan, ci);
     let facts: Vec<_> = attempts.list.iter().map(|a| a.facts()).collect();
     let signal = attempts.interrupted.map(crate::signals::name);
@@ -97,6 +107,31 @@ fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
         crate::signals::count(),
     );
     Ok(Some(report))
+}
+
+/// The log of the work item's last run, when that run was lost where it
+/// ran (a restarted container): this one says so before starting afresh.
+fn previous_run_lost(log: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(log).ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
+    let mut head = String::new();
+    f.take(16 * 1024).read_to_string(&mut head).ok()?;
+    let front = head.strip_prefix("---\n")?.split("\n---\n").next()?;
+    let top = |key: &str| {
+        front
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .map(|v| v.trim().trim_matches('"').to_string())
+    };
+    (top("rule: ")? == "run-lost").then(|| {
+        format!(
+            "the previous run of this work item (started {}) was lost where it ran (its supervisor gone without an end: a restarted container?); this run starts the suite from scratch",
+            top("started_at: ").unwrap_or_else(|| "at an unknown time".into())
+        )
+    })
 }
 
 fn dry_run(plan: &Plan) -> Result<()> {

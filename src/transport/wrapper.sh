@@ -344,10 +344,16 @@ follow() {
   out_at=$1 err_at=$2
   if following; then
     # a reattach replaces a follower whose channel is gone but who has not
-    # noticed yet (a stalled session): it and what it runs stop at once
+    # noticed yet (a stalled session): it and what it runs stop at once,
+    # but for the supervisor, which the first follower started
+    read_owner
     children "${follower%% *}"
+    stale=${follower%% *}
+    for child in $children; do
+      [ "$child" = "$owner_pid" ] || stale="$stale $child"
+    done
     # shellcheck disable=SC2086 # a list of pids
-    kill -KILL "${follower%% *}" $children 2> /dev/null
+    kill -KILL $stale 2> /dev/null
   fi
   follower_pid=$$
   started $$

@@ -103,6 +103,17 @@ impl Rig {
         );
     }
 
+    /// The listener stopped and its sessions killed: no channel until
+    /// `server.restart()`.
+    fn cut_off(&mut self) {
+        let sessions = self.server.session_pids();
+        assert!(!sessions.is_empty(), "no session to drop");
+        self.server.stop();
+        for p in sessions {
+            signal(p as u32, libc::SIGKILL);
+        }
+    }
+
     fn nothing_left(&self, id: &str) {
         let left = self.c.none_left(id, Duration::from_secs(15));
         assert!(left.is_empty(), "left in the container: {left:?}");
@@ -354,8 +365,7 @@ fn a_fail_printed_while_the_channel_was_down_is_failed() {
     let t = r.case("fail_while_away.py", "reattach_attempts: 10\n");
     let (mut run, _) = spawn(&t, &[]);
     r.wait_started(&t.id);
-    r.server.stop();
-    r.drop_sessions();
+    r.cut_off();
     r.c.exec(&["sh", "-c", &format!("touch /tmp/down-{}", t.id)]);
     std::thread::sleep(Duration::from_secs(3));
     r.server.restart();
@@ -415,7 +425,7 @@ fn a_rerun_after_the_deadline_reads_the_recorded_end() {
     let Some(r) = rig(Engine::Docker, Spec::scenario("pass")) else {
         return;
     };
-    let t = r.case("hang.py", "timeout: 6\ngrace: 1\n");
+    let t = r.case("hang.py", "timeout: 6\ngrace: 1\ninfra_retries: 0\n");
     let (mut run, _) = spawn(&t, &[]);
     r.wait_started(&t.id);
     signal(run.id(), libc::SIGKILL);
@@ -443,15 +453,27 @@ fn a_second_invocation_while_the_first_is_attached_is_busy() {
     let t = r.case("six.py", "");
     let (mut run, _) = spawn(&t, &[]);
     r.wait_started(&t.id);
-    let second = t
-        .cmd()
-        .arg("--json")
-        .arg("--no-push")
+    // This machine's lock says busy at once.
+    let here = t.cmd().arg("--json").assert().code(75).get_output().clone();
+    assert!(
+        json(&here.stdout)["reason"]
+            .as_str()
+            .unwrap()
+            .contains("busy")
+    );
+    // Another machine (the same work item checked out elsewhere) reaches
+    // the staging host: the run there has a follower attached, so busy too.
+    let elsewhere = Sandbox::new();
+    let item = elsewhere.work_item(&t.id);
+    let there = stagerun(t.sb.path())
+        .arg("run")
+        .arg(&item)
+        .args(["--repo", "orch-core", "--json"])
         .assert()
         .code(75)
         .get_output()
         .clone();
-    let v = json(&second.stdout);
+    let v = json(&there.stdout);
     assert_eq!(v["outcome"], "busy", "{v}");
     let (code, err) = wait_exit(&mut run, Duration::from_secs(60));
     assert_eq!(code, 0, "{err}");
@@ -469,8 +491,7 @@ fn a_channel_that_never_comes_back_is_hold_and_the_deadline_still_holds() {
     let t = r.case("hang.py", "timeout: 8\ngrace: 1\nreattach_attempts: 3\n");
     let (mut run, _) = spawn(&t, &[]);
     r.wait_started(&t.id);
-    r.server.stop();
-    let _ = r.server.signal_sessions(libc::SIGKILL);
+    r.cut_off();
     let (code, err) = wait_exit(&mut run, Duration::from_secs(60));
     let log = log_text(&t.item);
     assert_eq!(code, 75, "{err}\n{log}");

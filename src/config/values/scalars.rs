@@ -137,7 +137,7 @@ impl Value for Size {
     fn show(&self) -> String {
         let b = self.0;
         for (shift, unit) in [(30, "G"), (20, "M"), (10, "k")] {
-            if b >= 1 << shift && b % (1 << shift) == 0 {
+            if b >= 1 << shift && b.is_multiple_of(1 << shift) {
                 return format!("{}{unit}", b >> shift);
             }
         }
