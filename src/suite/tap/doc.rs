@@ -89,6 +89,9 @@ pub(super) struct Doc {
     strict_breach: bool,
     /// The number of the line being read, for what is said about it.
     line_no: u64,
+    /// The first line that is a plan but for its spaces, for saying why
+    /// there is no plan.
+    near_plan: Option<String>,
 }
 
 impl Doc {
@@ -119,6 +122,7 @@ impl Doc {
             bailed: None,
             strict_breach: false,
             line_no: 0,
+            near_plan: None,
         }
     }
 
@@ -340,6 +344,9 @@ impl Doc {
     /// Not TAP: ignored, as the spec asks, unless `pragma +strict` is on,
     /// where it fails the stream (the first such line is the check).
     pub(super) fn non_tap(&mut self, line: &str) {
+        if self.near_plan.is_none() && line::is_plan(line.trim()) {
+            self.near_plan = Some(format!("line {} `{line}`", self.line_no));
+        }
         if !self.strict || std::mem::replace(&mut self.strict_breach, true) {
             return;
         }

@@ -136,6 +136,12 @@ pub(super) fn subtest_indent(line: &str) -> Option<String> {
     Some(c.get(1).map_or("", |m| m.as_str()).trim().to_string())
 }
 
+/// `1..N` as it stands (a line that is one once trimmed says why a stream
+/// has no plan).
+pub(super) fn is_plan(line: &str) -> bool {
+    PLAN.is_match(line)
+}
+
 pub(super) fn is_comment(line: &str) -> bool {
     COMMENT.is_match(line)
 }

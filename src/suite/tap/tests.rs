@@ -140,6 +140,18 @@ fn missing_plan() {
 }
 
 #[test]
+fn a_plan_with_trailing_space_is_no_plan_and_the_reason_says_so() {
+    let (r, _) = feed("1..5 \nok 1 \nok 2 \nok 3 \nok 4 \nok 5 \n");
+    assert_eq!(
+        r.incomplete.as_deref(),
+        Some(
+            "no TAP plan (1..N) in the output (5 test points seen; line 1 `1..5 ` is not a plan: a plan line is exactly `1..N`)"
+        )
+    );
+    assert!(!r.failing);
+}
+
+#[test]
 fn plan_mismatch_fewer_and_more() {
     let (r, _) = feed("1..3\nok 1\nok 2\n");
     assert_eq!(r.incomplete.as_deref(), Some("planned 3 tests, saw 2"));

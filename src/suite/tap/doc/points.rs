@@ -245,8 +245,12 @@ impl Doc {
             if self.level > 0 && self.points == 0 {
                 return None;
             }
+            let hint = match &self.near_plan {
+                Some(near) => format!("; {near} is not a plan: a plan line is exactly `1..N`"),
+                None => String::new(),
+            };
             return text(format!(
-                "no TAP plan (1..N) in the output ({} test points seen)",
+                "no TAP plan (1..N) in the output ({} test points seen{hint})",
                 self.points
             ));
         };
