@@ -24,4 +24,5 @@ mod run_local;
 mod signals;
 mod snapshots;
 mod suite_formats;
+mod tap_conformance;
 mod verdicts;
