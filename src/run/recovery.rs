@@ -13,6 +13,9 @@ pub struct Record {
     pub pid_start: Option<u64>,
     pub nonce: Option<String>,
     pub local_group: Option<i32>,
+    /// Attempts started so far (`stagerun status` shows it).
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 /// `$XDG_RUNTIME_DIR/stagerun` or `/tmp/stagerun-UID`, private to us.
@@ -33,6 +36,21 @@ pub fn state_dir() -> Option<PathBuf> {
     (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0).then_some(dir)
 }
 
+/// A work-item folder's name in the state folder.
+pub fn dir_key(dir: &std::path::Path) -> String {
+    format!(
+        "{:016x}",
+        crate::history::fingerprint(dir.as_os_str().as_encoded_bytes())
+    )
+}
+
+/// The attempt the run for `dir` is on, from its record.
+pub fn attempt_of(dir: &std::path::Path) -> Option<u32> {
+    let path = state_dir()?.join(format!("run-{}.json", dir_key(dir)));
+    let r: Record = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    (r.attempt > 0).then_some(r.attempt)
+}
+
 pub struct Recorder {
     path: Option<PathBuf>,
     record: Record,
@@ -40,13 +58,9 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn for_work_item(dir: &std::path::Path) -> Recorder {
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in dir.as_os_str().as_encoded_bytes() {
-            h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
-        }
         let pid = std::process::id() as i32;
         Recorder {
-            path: state_dir().map(|d| d.join(format!("run-{h:016x}.json"))),
+            path: state_dir().map(|d| d.join(format!("run-{}.json", dir_key(dir)))),
             record: Record {
                 pid,
                 pid_start: crate::process::group::start_time(pid),
@@ -64,9 +78,11 @@ impl Recorder {
         (!same_process).then_some(r)
     }
 
+    /// Called as each attempt's command starts.
     pub fn set(&mut self, nonce: Option<String>, local_group: Option<i32>) {
         self.record.nonce = nonce;
         self.record.local_group = local_group;
+        self.record.attempt += 1;
         self.save();
     }
 
