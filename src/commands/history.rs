@@ -115,12 +115,13 @@ pub fn history(args: &HistoryArgs) -> Result<u8> {
                 runs: columns,
                 checks: &r.checks,
                 title: format!("stagerun history — {name}"),
-                subtitle: format!(
-                    "the last {shown} of {} runs ({} HOLD); {}",
-                    r.runs.total,
-                    r.runs.hold,
-                    p.describe()
-                ),
+                subtitle: vec![
+                    format!(
+                        "the last {shown} of {} runs, oldest left ({} HOLD in all); {}",
+                        r.runs.total, r.runs.hold, r.repository
+                    ),
+                    p.describe(),
+                ],
             }
             .render()
         }

@@ -19,7 +19,7 @@ fn headline(r: &HistoryReport) -> String {
     };
     let n = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
     format!(
-        "{} of {}{span}: {} answered, {} (HOLD runs count for nothing)",
+        "{} of {}{span}: {} answered, {} HOLD (which count for nothing)",
         n(r.runs.total, "run"),
         n(r.work_items, "work item"),
         r.runs.answered,

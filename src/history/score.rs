@@ -165,10 +165,7 @@ pub fn score(store: &Store, runs: &[&Run], p: &Params) -> Vec<CheckStats> {
     let mut tallies: HashMap<u32, Tally> = HashMap::new();
     for run in runs.iter().rev().filter(|r| r.answered) {
         for &(id, mark) in run.checks.iter() {
-            tallies
-                .entry(id)
-                .or_default()
-                .see(run, mark, p.window);
+            tallies.entry(id).or_default().see(run, mark, p.window);
         }
     }
     let mut stats: Vec<CheckStats> = tallies

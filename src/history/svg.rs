@@ -78,7 +78,8 @@ pub struct Chart<'a> {
     /// The rows, in the table's order.
     pub checks: &'a [CheckStats],
     pub title: String,
-    pub subtitle: String,
+    /// Lines under the title.
+    pub subtitle: Vec<String>,
 }
 
 impl Chart<'_> {
@@ -98,22 +99,45 @@ impl Chart<'_> {
             .unwrap_or(4);
         let lay = Layout {
             left: 16 + id_w * 8 + 64,
-            top: 64,
-            right: 150,
+            top: 48 + self.subtitle.len() * 14,
+            right: 16
+                + self
+                    .checks
+                    .iter()
+                    .map(|c| figures(c).chars().count() * 7)
+                    .max()
+                    .unwrap_or(100),
             bottom: 24 + item_w * 7 + 48,
         };
         let cols = self.runs.len().max(1);
         let rows = self.checks.len().max(1);
-        let width = (lay.x(cols) + lay.right).max(480);
+        let text_w = |t: &str, px: usize| 16 + t.chars().count() * px + 16;
+        let width = (lay.x(cols) + lay.right)
+            .max(text_w(&self.title, 10))
+            .max(
+                self.subtitle
+                    .iter()
+                    .map(|l| text_w(l, 6))
+                    .max()
+                    .unwrap_or(0),
+            )
+            .max(legend_width() + 32);
         let height = lay.y(rows) + lay.bottom;
         let mut s = String::with_capacity(4096 + cols * rows * 160);
         let _ = write!(
             s,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"{FONT}\">\n<title>{}</title>\n<rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>\n<text x=\"16\" y=\"26\" font-size=\"16\" font-weight=\"bold\" fill=\"#1f2328\">{}</text>\n<text x=\"16\" y=\"46\" font-size=\"11\" fill=\"#57606a\">{}</text>\n",
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"{FONT}\">\n<title>{}</title>\n<rect x=\"0\" y=\"0\" width=\"{width}\" height=\"{height}\" fill=\"#ffffff\"/>\n<text x=\"16\" y=\"26\" font-size=\"16\" font-weight=\"bold\" fill=\"#1f2328\">{}</text>\n\n",
             xml(&self.title),
             xml(&self.title),
-            xml(&self.subtitle)
         );
+        for (i, line) in self.subtitle.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "<text x=\"16\" y=\"{}\" font-size=\"11\" fill=\"#57606a\">{}</text>",
+                44 + i * 14,
+                xml(line)
+            );
+        }
         self.hold_columns(&mut s, &lay, rows);
         for (row, check) in self.checks.iter().enumerate() {
             self.row(&mut s, &lay, row, check);
@@ -180,11 +204,9 @@ impl Chart<'_> {
         }
         let _ = writeln!(
             s,
-            "<text x=\"{}\" y=\"{text_y}\" font-size=\"11\" fill=\"#57606a\">{} of {} failed, {} flips</text>",
+            "<text x=\"{}\" y=\"{text_y}\" font-size=\"11\" fill=\"#57606a\">{}</text>",
             lay.x(self.runs.len().max(1)) + 6,
-            c.fail,
-            c.runs,
-            c.flips
+            figures(c)
         );
     }
 
@@ -205,21 +227,45 @@ impl Chart<'_> {
     }
 }
 
+/// The right margin: what the label stands on.
+fn figures(c: &CheckStats) -> String {
+    let n = |n: u32, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    if c.runs == 0 {
+        return format!("no PASS/FAIL; {} waived, {} skipped", c.waived, c.skip);
+    }
+    format!(
+        "failed {} of {}, {}",
+        c.fail,
+        n(c.runs, "run"),
+        n(c.flips, "flip")
+    )
+}
+
+const LEGEND: [(&str, &str); 5] = [
+    (PASS, "PASS"),
+    (FAIL, "FAIL"),
+    (WAIVED, "WAIVED / SKIP"),
+    (EMPTY, "not reported"),
+    (HOLD, "HOLD run (counts for nothing)"),
+];
+
+fn legend_step(word: &str) -> usize {
+    16 + word.chars().count() * 7 + 18
+}
+
+fn legend_width() -> usize {
+    LEGEND.iter().map(|(_, w)| legend_step(w)).sum()
+}
+
 fn legend(s: &mut String, x: usize, y: usize) {
     let mut at = x;
-    for (fill, word) in [
-        (PASS, "PASS"),
-        (FAIL, "FAIL"),
-        (WAIVED, "WAIVED / SKIP"),
-        (EMPTY, "not reported"),
-        (HOLD, "HOLD run (counts for nothing)"),
-    ] {
+    for (fill, word) in LEGEND {
         let _ = writeln!(
             s,
             "<rect x=\"{at}\" y=\"{}\" width=\"12\" height=\"12\" fill=\"{fill}\" stroke=\"#d0d7de\"/><text x=\"{}\" y=\"{y}\" font-size=\"11\" fill=\"#1f2328\">{word}</text>",
             y - 10,
             at + 16
         );
-        at += 16 + word.chars().count() * 7 + 18;
+        at += legend_step(word);
     }
 }

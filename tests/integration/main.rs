@@ -15,6 +15,7 @@ mod e2e_preflight;
 mod e2e_ssh;
 mod gate;
 mod help;
+mod history;
 mod kubectl;
 mod outputs;
 mod push;
