@@ -68,12 +68,28 @@ pub fn load(path: &Path, opts: &Options) -> Result<Option<Loaded>, Stop> {
         return Ok(None);
     };
     git.dir = repo.top.clone();
-    let tips = git::tips(&git, repo.head.as_deref())?;
-    let cached = if opts.cache {
-        cache::read(&repo.common_dir)
-    } else {
-        None
-    };
+    // The work tree's status, the cache file and the refs are independent:
+    // read at once (a failing run waits for this).
+    let (tips, cached, work_tree) = std::thread::scope(|sc| {
+        let status = repo
+            .work_tree
+            .then(|| sc.spawn(|| git::work_tree_logs(&git)));
+        let cached = sc.spawn(|| {
+            if opts.cache {
+                cache::read(&repo.common_dir)
+            } else {
+                None
+            }
+        });
+        let tips = git::tips(&git, repo.head.as_deref());
+        let cached = cached.join().unwrap_or(None);
+        let status = status.map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err(Stop::Failed("git status".into())))
+        });
+        (tips, cached, status)
+    });
+    let tips = tips?;
     let (mut store, cache_use, versions_read) = match cached {
         Some(c) if c.tips == tips => (c.store, CacheUse::Warm, 0),
         Some(c) if !git::lost_commits(&git, &c.tips, &tips)? => {
@@ -96,10 +112,9 @@ pub fn load(path: &Path, opts: &Options) -> Result<Option<Loaded>, Stop> {
         // Best effort: a read-only git folder only costs the next read.
         let _ = cache::write(&repo.common_dir, &tips, &store);
     }
-    let work_tree_logs = if repo.work_tree {
-        read_work_tree(&git, &repo.top, &mut store)?
-    } else {
-        0
+    let work_tree_logs = match work_tree {
+        Some(paths) => read_work_tree(&repo.top, paths?, &mut store),
+        None => 0,
     };
     Ok(Some(Loaded {
         repo,
@@ -283,9 +298,9 @@ fn oid_fingerprint(oid: &str) -> u64 {
     u64::from_str_radix(oid.get(..16).unwrap_or("0"), 16).unwrap_or(0)
 }
 
-fn read_work_tree(git: &Git, top: &Path, store: &mut Store) -> Result<usize, Stop> {
+fn read_work_tree(top: &Path, paths: Vec<PathBuf>, store: &mut Store) -> usize {
     let mut n = 0;
-    for rel in git::work_tree_logs(git)? {
+    for rel in paths {
         let path: PathBuf = top.join(rel);
         let Ok(f) = std::fs::File::open(&path) else {
             continue;
@@ -299,5 +314,5 @@ fn read_work_tree(git: &Git, top: &Path, store: &mut Store) -> Result<usize, Sto
             store.add_log(log, super::fingerprint(&bytes));
         }
     }
-    Ok(n)
+    n
 }

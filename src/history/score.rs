@@ -1,9 +1,10 @@
 //! Per-check figures and labels (docs/history.md). Runs are walked newest
 //! first; only runs in which the suite answered count. A check's figures
-//! cover its last `window` runs (a run counts for a check when the check
-//! reported PASS or FAIL in it; WAIVED and SKIP in that span are counted
-//! beside). Flips are PASS↔FAIL changes between consecutive such runs, the
-//! flip rate flips / (runs − 1) (Google's and Apple's flakiness score);
+//! cover the last `window` answered runs in which it reported (a rolling
+//! window, as Trunk's and Buildkite's failure rates); `runs` are those in
+//! which it reported PASS or FAIL, WAIVED and SKIP are counted beside.
+//! Flips are PASS↔FAIL changes between consecutive such runs, the flip
+//! rate flips / (runs − 1) (Google's and Apple's flakiness score);
 //! `broken` is failing in each of the last K runs, `flaky` a flip rate at
 //! or above the threshold over at least M runs.
 
@@ -85,7 +86,7 @@ impl RunRef {
 pub struct CheckStats {
     pub id: String,
     pub label: Label,
-    /// Runs in the window in which it reported PASS or FAIL.
+    /// Runs in the window (its last `window` reports) in which it reported PASS or FAIL.
     pub runs: u32,
     pub pass: u32,
     pub fail: u32,
@@ -151,11 +152,11 @@ impl<'a> Tally<'a> {
                     self.flips += 1;
                 }
                 self.newer = Some(mark);
-                self.full = window > 0 && self.runs >= window;
             }
             Mark::Waived => self.waived += 1,
             Mark::Skip => self.skip += 1,
         }
+        self.full = window > 0 && self.runs + self.waived + self.skip >= window;
     }
 }
 

@@ -243,3 +243,22 @@ fn the_documented_schemas_are_the_types_schemas() {
         );
     }
 }
+
+#[test]
+fn waived_and_skipped_reports_fill_the_window_too() {
+    let mut s = Store::default();
+    for i in 0..30 {
+        let c1 = if i >= 25 { "P" } else { "W" };
+        run(
+            &mut s,
+            "ORCH-1",
+            i,
+            Verdict::Success,
+            &format!("C1={c1} C2=S"),
+        );
+    }
+    let st = stats(&s);
+    let c1 = find(&st, "C1");
+    assert_eq!((c1.runs, c1.pass, c1.waived), (5, 5, 15));
+    assert_eq!(find(&st, "C2").skip, 20);
+}
