@@ -269,6 +269,19 @@ fn history_names_flaky_broken_and_stable_checks_and_hold_runs_change_nothing() {
             .any(|l| l.starts_with("C1") && l.contains("flaky")),
         "{table}"
     );
+    // GitLab's result section says it too; a third failure in a row is broken.
+    let gl = run_checks(&sb, &item(&work), "C1 FAIL again\nC2 PASS ok\n")
+        .env("GITLAB_CI", "true")
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let gl = String::from_utf8_lossy(&gl);
+    assert!(
+        gl.contains("history: C1 FAIL: broken: failed each of its last 3 runs"),
+        "{gl}"
+    );
 }
 
 #[test]
