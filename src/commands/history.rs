@@ -47,6 +47,40 @@ fn folder(args: &HistoryArgs) -> Result<PathBuf> {
     }
 }
 
+/// The SVG: the last --last (or 60) of the chosen runs as columns.
+fn heat_map(
+    args: &HistoryArgs,
+    loaded: &crate::history::read::Loaded,
+    runs: &[&crate::history::Run],
+    r: &report::HistoryReport,
+    p: &Params,
+) -> String {
+    let shown = args.last.unwrap_or(SVG_RUNS).min(runs.len());
+    let columns = &runs[runs.len() - shown..];
+    let name = args.repo.clone().unwrap_or_else(|| {
+        loaded
+            .repo
+            .top
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    });
+    svg::Chart {
+        store: &loaded.store,
+        runs: columns,
+        checks: &r.checks,
+        title: format!("stagerun history — {name}"),
+        subtitle: vec![
+            format!(
+                "the last {shown} of {} runs, oldest left ({} HOLD in all); {}",
+                r.runs.total, r.runs.hold, r.repository
+            ),
+            p.describe(),
+        ],
+    }
+    .render()
+}
+
 pub fn history(args: &HistoryArgs) -> Result<u8> {
     let format = if args.json {
         HistoryFormat::Json
@@ -99,32 +133,7 @@ pub fn history(args: &HistoryArgs) -> Result<u8> {
         HistoryFormat::Json => {
             serde_json::to_string(&r).map_err(|e| Error::Internal(e.to_string()))? + "\n"
         }
-        HistoryFormat::Svg => {
-            let shown = args.last.unwrap_or(SVG_RUNS).min(runs.len());
-            let columns = &runs[runs.len() - shown..];
-            let name = args.repo.clone().unwrap_or_else(|| {
-                loaded
-                    .repo
-                    .top
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default()
-            });
-            svg::Chart {
-                store: &loaded.store,
-                runs: columns,
-                checks: &r.checks,
-                title: format!("stagerun history — {name}"),
-                subtitle: vec![
-                    format!(
-                        "the last {shown} of {} runs, oldest left ({} HOLD in all); {}",
-                        r.runs.total, r.runs.hold, r.repository
-                    ),
-                    p.describe(),
-                ],
-            }
-            .render()
-        }
+        HistoryFormat::Svg => heat_map(args, &loaded, &runs, &r, &p),
     };
     diag::write(Stream::Out, text.as_bytes());
     Ok(crate::exit::SUCCESS)

@@ -103,7 +103,7 @@ fn read_info(status: &str, detail: String, started: Instant) -> HistoryRead {
 
 /// Adds the notes to a FAILED report; anything else is left as it is.
 pub fn annotate(settings: &crate::config::Settings, dir: &Path, r: &mut RunReport) {
-    if r.verdict != ResultWord::Failed || r.staging_verdict() != Verdict::Failed {
+    if r.verdict != ResultWord::Failed {
         return;
     }
     let started = Instant::now();
@@ -160,7 +160,27 @@ pub fn annotate(settings: &crate::config::Settings, dir: &Path, r: &mut RunRepor
             .map(|c| (c.id.clone(), c))
             .collect()
     };
-    let (before, now) = (by_id(&before), by_id(&now));
+    add_notes(r, &by_id(&before), &by_id(&now));
+    set(
+        r,
+        HistoryRead {
+            status: "read".into(),
+            detail: format!("{earlier} earlier runs of {repo}"),
+            repository: Some(loaded.repo.top.display().to_string()),
+            earlier_runs: earlier,
+            cache: loaded.cache.as_str().into(),
+            duration_s: crate::run::after::seconds(started.elapsed()),
+        },
+    );
+}
+
+/// Each failing check with earlier runs gets its note: the label and
+/// figures with this run, the previous failure without it.
+fn add_notes(
+    r: &mut RunReport,
+    before: &HashMap<String, CheckStats>,
+    now: &HashMap<String, CheckStats>,
+) {
     for c in r.check_list.iter_mut() {
         if !matches!(c.status, Status::Fail | Status::Error) {
             continue;
@@ -182,17 +202,6 @@ pub fn annotate(settings: &crate::config::Settings, dir: &Path, r: &mut RunRepor
             text: text(n, b),
         });
     }
-    set(
-        r,
-        HistoryRead {
-            status: "read".into(),
-            detail: format!("{earlier} earlier runs of {repo}"),
-            repository: Some(loaded.repo.top.display().to_string()),
-            earlier_runs: earlier,
-            cache: loaded.cache.as_str().into(),
-            duration_s: crate::run::after::seconds(started.elapsed()),
-        },
-    );
 }
 
 fn set(r: &mut RunReport, info: HistoryRead) {

@@ -50,6 +50,8 @@ pub struct Proc {
     stopped: Arc<std::sync::Mutex<Option<Stop>>>,
     pub stdout: Option<ChildStdout>,
     pub stdin: Option<ChildStdin>,
+    /// Drained as it comes (a full stderr pipe would stall git), the first 64 KiB kept.
+    stderr: Option<std::thread::JoinHandle<Vec<u8>>>,
 }
 
 impl Git {
@@ -102,6 +104,20 @@ impl Git {
                 let _ = pipe.write_all(&data);
             });
         }
+        let stderr = child.stderr.take().map(|mut e| {
+            std::thread::spawn(move || {
+                let mut kept = Vec::new();
+                let mut chunk = [0u8; 8192];
+                while let Ok(n) = e.read(&mut chunk) {
+                    if n == 0 {
+                        break;
+                    }
+                    let room = (64 * 1024usize).saturating_sub(kept.len());
+                    kept.extend_from_slice(&chunk[..n.min(room)]);
+                }
+                kept
+            })
+        });
         let done = Arc::new(AtomicBool::new(false));
         let stopped = Arc::new(std::sync::Mutex::new(None));
         self.watch(child.id() as i32, done.clone(), stopped.clone());
@@ -112,6 +128,7 @@ impl Git {
             stopped,
             stdout,
             stdin,
+            stderr,
         })
     }
 
@@ -161,10 +178,11 @@ impl Proc {
     pub fn finish(mut self) -> Result<(), Stop> {
         self.stdin.take();
         self.stdout.take();
-        let mut err = Vec::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.by_ref().take(64 * 1024).read_to_end(&mut err);
-        }
+        let err = self
+            .stderr
+            .take()
+            .and_then(|t| t.join().ok())
+            .unwrap_or_default();
         let status = self.child.wait();
         self.done.store(true, Ordering::Relaxed);
         if let Some(why) = self

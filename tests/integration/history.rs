@@ -2,12 +2,11 @@
 //! stagerun runs wrote (local transport, the fixture suite speaking the
 //! checks format): `stagerun history`, the failing check's history where
 //! the failure is reported (the verdict never changes), the cache, the SVG
-//! rendered by rsvg-convert, and `stagerun status`.
+//! rendered by rsvg-convert (`stagerun status` is in status.rs).
 
 use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command as Std;
-use std::time::Duration;
 
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = Std::new("git")
@@ -38,7 +37,7 @@ pub fn repo(sb: &Sandbox) -> PathBuf {
 }
 
 /// A new work item in the repository.
-fn item(work: &Path) -> PathBuf {
+pub fn item(work: &Path) -> PathBuf {
     let dir = work.join("docs/work-items").join(uid("ORCH"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("01-request.md"), "# request\n").unwrap();
@@ -47,7 +46,7 @@ fn item(work: &Path) -> PathBuf {
 
 /// `stagerun run` of `item` with the fixture suite printing `lines`
 /// ("C1 PASS ok\n…"), exiting 1 when one fails.
-fn run_checks(sb: &Sandbox, item: &Path, lines: &str) -> assert_cmd::Command {
+pub fn run_checks(sb: &Sandbox, item: &Path, lines: &str) -> assert_cmd::Command {
     let mut cmd = sb.run_local(item, "script");
     cmd.env("STAGING_CHECK_STDOUT", lines).env(
         "STAGING_CHECK_EXIT",
@@ -56,7 +55,7 @@ fn run_checks(sb: &Sandbox, item: &Path, lines: &str) -> assert_cmd::Command {
     cmd
 }
 
-fn commit(work: &Path, message: &str) {
+pub fn commit(work: &Path, message: &str) {
     git(work, &["add", "-A"]);
     git(work, &["commit", "-q", "-m", message]);
 }
@@ -509,118 +508,4 @@ fn the_heat_map_renders_with_rsvg_convert() {
         u32::from_be_bytes(bytes[20..24].try_into().unwrap()),
     );
     assert!(w >= 400 && h >= 150, "{w}x{h}");
-}
-
-#[test]
-fn status_reports_the_kill_switch_a_run_in_progress_and_the_last_verdicts() {
-    let sb = Sandbox::new();
-    let out = stagerun(sb.path())
-        .args(["status", "--json"])
-        .env("ORCH_STAGING_RUNNER_ENABLED", "false")
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let v = json(&out);
-    assert_valid_against(&v, "docs/status.schema.json");
-    assert_eq!(v["enabled"], false);
-    assert_eq!(
-        v["enabled_by"],
-        "environment variable ORCH_STAGING_RUNNER_ENABLED"
-    );
-    assert!(
-        v["skip"].as_str().unwrap().contains("runner disabled"),
-        "{v}"
-    );
-    // A broken configuration is reported, still exit 0.
-    let v = json(
-        &stagerun(sb.path())
-            .args(["status", "--json"])
-            .env("ORCH_STAGING_RUNNER_TIMEOUT", "soon")
-            .assert()
-            .code(0)
-            .get_output()
-            .stdout
-            .clone(),
-    );
-    assert!(
-        v["config_error"].as_str().unwrap().contains("timeout"),
-        "{v}"
-    );
-
-    let work = repo(&sb);
-    run_checks(&sb, &item(&work), "C1 FAIL x\n")
-        .assert()
-        .code(1);
-    commit(&work, "run");
-    let busy = item(&work);
-    let started = sb.path().join("started");
-    let mut child = sb
-        .run_local_std(&busy, "script")
-        .env("STAGING_CHECK_STDOUT", "C1 PASS ok\n")
-        .env("STAGING_CHECK_SLEEP", "60")
-        .env("STAGING_CHECK_STARTED_FILE", &started)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_file(&started, Duration::from_secs(30));
-    let out = stagerun(&work)
-        .args(["status", "--json", "--repo", "orch-core"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    signal(child.id(), libc::SIGTERM);
-    let (code, _) = wait_exit(&mut child, Duration::from_secs(30));
-    assert_eq!(code, 75);
-    let v = json(&out);
-    assert_valid_against(&v, "docs/status.schema.json");
-    assert_eq!(v["enabled"], true);
-    assert_eq!(v["enabled_by"], "built-in default");
-    let id = busy.file_name().unwrap().to_str().unwrap();
-    let run = v["in_progress"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["work_item"] == id)
-        .unwrap_or_else(|| panic!("{id} not in progress: {v}"));
-    assert_eq!(run["pid"], child.id());
-    assert_eq!(run["attempt"], 1);
-    assert_eq!(v["budget"]["attempts_allowed"], 3);
-    assert_eq!(v["recent"]["last"][0]["verdict"], "FAILED", "{v}");
-    assert_eq!(v["recent"]["by_class"]["suite-ran"], 1);
-    // Once it ended, it is no longer in progress.
-    let v = json(
-        &stagerun(&work)
-            .args(["status", "--json"])
-            .assert()
-            .code(0)
-            .get_output()
-            .stdout
-            .clone(),
-    );
-    assert!(
-        !v["in_progress"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["work_item"] == id),
-        "{v}"
-    );
-    let text = stagerun(&work)
-        .arg("status")
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let text = String::from_utf8(text).unwrap();
-    assert!(
-        text.contains("runner:       enabled (built-in default)"),
-        "{text}"
-    );
-    assert!(text.contains("last 2 verdicts:"), "{text}");
 }

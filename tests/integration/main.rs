@@ -23,5 +23,6 @@ mod reliability;
 mod run_local;
 mod signals;
 mod snapshots;
+mod status;
 mod suite_formats;
 mod verdicts;
