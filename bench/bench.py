@@ -17,6 +17,9 @@ the reason.
      cat, kill latency after the deadline (TERM-ignoring grandchildren),
      locally and in the container
   5  gate on a 10 KB and on a 300 MB log
+  6  history over 10,000 logged runs (git fast-import) against git log -p; its
+     peak RSS against 1,000 runs; a failing run's history time, warm cache
+     (bench/history_bench.py)
 
 BENCH_RUNS (default 31) sets the samples per figure; BENCH_ONLY=1,3 picks figures.
 """
@@ -31,6 +34,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import history_bench
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "stagerun")
@@ -527,6 +532,9 @@ def main():
             staging.stop()
         if wanted("5"):
             bench_gate(tmp)
+        if wanted("6"):
+            history_bench.bench_history(tmp, {"figure": figure, "timed": timed, "clean_env": clean_env, "RUNS": RUNS,
+                                              "BIN": BIN, "PY": PY, "SUITE": SUITE})
     measured = [f for f in FIGURES if f["result"] != "SKIPPED"]
     missed = [f["id"] for f in measured if f["result"] == "MISSED"]
     print(f"{len(measured) - len(missed)} of {len(measured)} goals met"

@@ -44,6 +44,10 @@ pub enum Command {
     Preflight(PreflightArgs),
     /// Show the effective configuration and where every value comes from.
     Config(ConfigArgs),
+    /// Per-check history from the staging logs in git: runs, fails, flips, flaky and broken checks.
+    History(HistoryArgs),
+    /// The runner's snapshot: enabled, scope, transport, runs in progress, recent verdicts.
+    Status(StatusArgs),
     /// Close the ssh master shared across invocations (connection_persist).
     Disconnect(PreflightArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish or powershell).
@@ -63,6 +67,57 @@ pub struct ConfigArgs {
     /// Print the built-in defaults file (every default, commented) and exit.
     #[arg(long)]
     pub defaults: bool,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HistoryFormat {
+    Table,
+    Json,
+    Markdown,
+    Svg,
+}
+
+#[derive(Args, Debug)]
+pub struct HistoryArgs {
+    /// A git repository or a folder inside one (default: the current directory's repository).
+    pub path: Option<PathBuf>,
+    /// Output: a terminal table, one JSON object, markdown (a CI step summary) or an SVG heat map.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<HistoryFormat>,
+    /// Print one JSON object on stdout (the same as --format json).
+    #[arg(long)]
+    pub json: bool,
+    /// Only this check (repeatable).
+    #[arg(long = "check", value_name = "ID")]
+    pub checks: Vec<String>,
+    /// Only runs started on or after DATE (2026-12-01, or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+    /// Only the last N runs (HOLD runs included; the SVG's columns, 60 by default).
+    #[arg(long, value_name = "N")]
+    pub last: Option<usize>,
+    /// Only runs of this repo (the logs' `repo`; its `repos.NAME` configuration applies).
+    #[arg(long, value_name = "NAME")]
+    pub repo: Option<String>,
+    /// Configuration file (window and thresholds), as for `run`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Do not read or write the cache under the git directory.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Repository name (scope, per-repo configuration, and its recent verdicts).
+    #[arg(long, default_value = "")]
+    pub repo: String,
+    /// Configuration file, as for `run`.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,

@@ -12,6 +12,7 @@ mod config;
 mod error;
 mod exit;
 mod fault;
+mod history;
 mod lock;
 mod preflight;
 mod process;
@@ -61,6 +62,11 @@ pub fn main_entry() -> u8 {
         cli::Command::Classify(a) => (commands::classify::classify(a), a.json),
         cli::Command::Preflight(a) => (commands::preflight(a), a.channel.json),
         cli::Command::Config(a) => (commands::config::show(a), a.json),
+        cli::Command::History(a) => (
+            commands::history::history(a),
+            a.json || a.format == Some(cli::HistoryFormat::Json),
+        ),
+        cli::Command::Status(a) => (commands::status::status(a), a.json),
         cli::Command::Disconnect(a) => (commands::disconnect(a), a.channel.json),
         cli::Command::Completions(a) => (commands::completions(a), false),
         cli::Command::Man(a) => (commands::man::man(a), false),

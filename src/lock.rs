@@ -6,6 +6,11 @@
 //! before it reports the work item busy, so a gate never makes a starting
 //! run busy. (Not /proc/locks: every read of it waits for an RCU grace
 //! period, 5-20 ms, more than the rest of a gate.)
+//!
+//! While it holds the lock, a run leaves an entry in the private state
+//! folder (work item, pid, since) for `stagerun status`; an entry counts
+//! only while its process lives and the folder's lock is held, so a killed
+//! run's entry is never shown.
 
 use crate::error::{Error, Result, describe_io};
 use std::fs::{File, TryLockError};
@@ -19,6 +24,91 @@ const BUSY_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(5
 
 pub struct WorkItemLock {
     file: File,
+    entry: Option<std::path::PathBuf>,
+}
+
+/// A run in progress on this machine (`stagerun status`).
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub struct InProgress {
+    pub work_item: String,
+    /// The work-item folder.
+    pub dir: String,
+    pub pid: i32,
+    /// When it took the lock (RFC 3339, UTC).
+    pub since: String,
+    /// The attempt it is on (none before the first attempt's command started).
+    pub attempt: Option<u32>,
+}
+
+/// The entry a run leaves while it holds the lock.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Entry {
+    work_item: String,
+    dir: String,
+    pid: i32,
+    /// Tells the pid apart from a later process that reuses it.
+    pid_start: Option<u64>,
+    since: String,
+}
+
+fn entry_path(dir: &Path) -> Option<std::path::PathBuf> {
+    crate::run::recovery::state_dir()
+        .map(|d| d.join(format!("lock-{}.json", crate::run::recovery::dir_key(dir))))
+}
+
+fn write_entry(dir: &Path, id: &str) -> Option<std::path::PathBuf> {
+    let path = entry_path(dir)?;
+    let pid = std::process::id() as i32;
+    let entry = Entry {
+        work_item: id.to_string(),
+        dir: dir.display().to_string(),
+        pid,
+        pid_start: crate::process::group::start_time(pid),
+        since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    };
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(&tmp, serde_json::to_string(&entry).ok()?).ok()?;
+    std::fs::rename(&tmp, &path).ok()?;
+    Some(path)
+}
+
+/// Runs holding a work item's lock on this machine (this user's), oldest first.
+pub fn in_progress() -> Vec<InProgress> {
+    let Some(state) = crate::run::recovery::state_dir() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(&state).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("lock-") && name.ends_with(".json")) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        let Ok(run) = serde_json::from_str::<Entry>(&text) else {
+            continue;
+        };
+        let alive =
+            crate::process::group::start_time(run.pid).is_some_and(|t| Some(t) == run.pid_start);
+        if !alive {
+            // Its run was killed before it could remove it.
+            let _ = std::fs::remove_file(entry.path());
+            continue;
+        }
+        if !held(Path::new(&run.dir)) {
+            continue;
+        }
+        found.push(InProgress {
+            attempt: crate::run::recovery::attempt_of(Path::new(&run.dir)),
+            work_item: run.work_item,
+            dir: run.dir,
+            pid: run.pid,
+            since: run.since,
+        });
+    }
+    found.sort_by(|a, b| a.since.cmp(&b.since));
+    found
 }
 
 impl WorkItemLock {
@@ -39,7 +129,10 @@ impl WorkItemLock {
             result = file.try_lock();
         }
         match result {
-            Ok(()) => Ok(WorkItemLock { file }),
+            Ok(()) => Ok(WorkItemLock {
+                file,
+                entry: write_entry(dir, id),
+            }),
             Err(TryLockError::WouldBlock) => Err(Error::Hold(format!(
                 "work item {id} is busy: another stagerun run holds its lock; not touching its log"
             ))),
@@ -56,6 +149,14 @@ impl WorkItemLock {
         match (self.file.metadata(), std::fs::metadata(dir)) {
             (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
             _ => false,
+        }
+    }
+}
+
+impl Drop for WorkItemLock {
+    fn drop(&mut self) {
+        if let Some(p) = &self.entry {
+            let _ = std::fs::remove_file(p);
         }
     }
 }

@@ -4,7 +4,9 @@
 pub mod classify;
 pub mod config;
 pub mod gate;
+pub mod history;
 pub mod man;
+pub mod status;
 
 use crate::cli::PreflightArgs;
 use crate::diag::{self, Stream};

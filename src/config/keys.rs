@@ -171,4 +171,16 @@ keys! {
     alert_command: Option<Command>, env "ORCH_STAGING_RUNNER_ALERT_COMMAND";
     /// stdout/stderr lines kept in the log.
     tail_lines: TailLines, env "ORCH_STAGING_RUNNER_TAIL_LINES";
+    /// A failing run says what each failing check's history (the staging logs in git) says.
+    history: bool, env "ORCH_STAGING_RUNNER_HISTORY";
+    /// History figures cover each check's last this many runs (0: every run).
+    history_window: HistoryWindow, env "ORCH_STAGING_RUNNER_HISTORY_WINDOW";
+    /// A check that failed in each of its last this many runs is broken.
+    history_broken_after: HistoryRuns, env "ORCH_STAGING_RUNNER_HISTORY_BROKEN_AFTER";
+    /// A check needs at least this many runs to be called flaky.
+    history_flaky_min_runs: HistoryRuns, env "ORCH_STAGING_RUNNER_HISTORY_FLAKY_MIN_RUNS";
+    /// A check whose flip rate (flips / (runs - 1)) is at or above this is flaky.
+    history_flaky_flip_rate: Rate, env "ORCH_STAGING_RUNNER_HISTORY_FLAKY_FLIP_RATE";
+    /// Time limit for reading the history at the end of a failing run.
+    history_timeout: Positive, env "ORCH_STAGING_RUNNER_HISTORY_TIMEOUT";
 }

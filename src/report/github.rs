@@ -78,14 +78,24 @@ pub fn summary(r: &RunReport) -> String {
         s.push_str(&format!("- What to do: {}\n", escape::cell(fix)));
     }
     if !r.check_list.is_empty() {
-        s.push_str("\n| Check | Status | Detail |\n|---|---|---|\n");
+        let history = r.check_list.iter().any(|c| c.history.is_some());
+        s.push_str(if history {
+            "\n| Check | Status | Detail | History |\n|---|---|---|---|\n"
+        } else {
+            "\n| Check | Status | Detail |\n|---|---|---|\n"
+        });
         for c in &r.check_list {
             s.push_str(&format!(
-                "| {} | {} | {} |\n",
+                "| {} | {} | {} |",
                 escape::cell(&c.id),
                 c.status.as_str(),
                 escape::cell(&c.detail)
             ));
+            if history {
+                let note = c.history.as_ref().map(|h| h.text.as_str()).unwrap_or("");
+                s.push_str(&format!(" {} |", escape::cell(note)));
+            }
+            s.push('\n');
         }
     }
     s.push('\n');
@@ -104,9 +114,13 @@ pub fn annotation(r: &RunReport) -> Option<String> {
         Some(d) => format!("deploy-staging {}", d.work_item),
         None => "deploy-staging".to_string(),
     };
+    let history = r
+        .history_notes()
+        .map(|h| format!("; history: {h}"))
+        .unwrap_or_default();
     let detail = match &r.run {
         Some(d) => format!(
-            "{what} (exit {}): {} — {} [rule {}]",
+            "{what} (exit {}): {} — {} [rule {}]{history}",
             r.exit_code, d.summary, r.reason, d.rule
         ),
         None => format!("{what} (exit {}): {}", r.exit_code, r.reason),

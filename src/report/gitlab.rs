@@ -56,6 +56,12 @@ impl Sink for GitLab {
             self.stream,
             &section_start("stagerun_result", &super::escape::control(&header), false),
         );
+        for c in r.check_list.iter() {
+            if let Some(h) = &c.history {
+                let line = format!("history: {} {}: {}", c.id, c.status.as_str(), h.text);
+                diag::line(self.stream, &super::escape::control(&line));
+            }
+        }
         for (what, tail) in [("stdout", &r.stdout_tail), ("stderr", &r.stderr_tail)] {
             if !tail.is_empty() {
                 diag::line(self.stream, &format!("--- suite {what} (tail) ---"));

@@ -187,11 +187,18 @@ fn check_case(w: &mut W, c: &Check, class: &str) -> R {
             } else {
                 "error"
             };
+            let (message, body) = match &c.history {
+                Some(h) => (
+                    format!("{} [history: {}]", c.detail, h.text),
+                    format!("{}\n\nhistory: {}", c.detail, h.text),
+                ),
+                None => (c.detail.clone(), c.detail.clone()),
+            };
             element(
                 w,
                 kind,
-                &[("type", c.status.as_str()), ("message", &c.detail)],
-                &c.detail,
+                &[("type", c.status.as_str()), ("message", &message)],
+                &body,
             )?;
             end(w, "testcase")?;
         }

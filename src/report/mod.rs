@@ -187,6 +187,9 @@ pub struct RunDetails {
     pub alert: Option<StepOutcome>,
     /// Bytes of the suite's output not shown live (a slow reader); all were scanned.
     pub live_output_dropped_bytes: u64,
+    /// A FAILED run: where its checks' history was read from (not in the log).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::history::annotate::HistoryRead>,
     pub stagerun_version: String,
 }
 
@@ -244,6 +247,26 @@ impl RunReport {
             stderr_tail: String::new(),
             suite_verdict: None,
         }
+    }
+
+    /// What the failing checks' history says, for one-line outputs:
+    /// `C4 (flaky: failed 10 of its last 20 runs, 19 flips; last on ORCH-131)`,
+    /// at most three checks.
+    pub fn history_notes(&self) -> Option<String> {
+        const SHOWN: usize = 3;
+        let notes: Vec<String> = self
+            .check_list
+            .iter()
+            .filter_map(|c| Some(format!("{} ({})", c.id, c.history.as_ref()?.text)))
+            .collect();
+        if notes.is_empty() {
+            return None;
+        }
+        let mut text = notes[..notes.len().min(SHOWN)].join(", ");
+        if notes.len() > SHOWN {
+            text.push_str(&format!(" and {} more", notes.len() - SHOWN));
+        }
+        Some(text)
     }
 
     /// The staging verdict, for runs (HOLD for anything that is not one).

@@ -17,14 +17,16 @@ pub const SCHEMA_PREFIX: &str = "stagerun.staging-log/";
 pub const KNOWN_SCHEMAS: [&str; 2] = ["stagerun.staging-log/1", "stagerun.staging-log/2"];
 /// `gate` reads at most this much: the front matter is small.
 pub const FRONT_MATTER_MAX: u64 = 256 * 1024;
-/// Keys describing what happens after the log is written; not in the log.
-const AFTER_WRITE: [&str; 6] = [
+/// Keys describing what happens after the log is written, and where the
+/// history notes were read from (a local path, a timing); not in the log.
+const AFTER_WRITE: [&str; 7] = [
     "log",
     "log_path",
     "log_written",
     "push",
     "alert",
     "live_output_dropped_bytes",
+    "history",
 ];
 
 /// Beside the log: present while the last run's verdict is not recorded.
@@ -198,14 +200,25 @@ fn checks_section(out: &mut String, r: &RunReport, summary: &str) {
     if r.check_list.is_empty() {
         out.push_str("_The suite reported no checks._\n\n");
     } else {
-        out.push_str("| Check | Status | Detail |\n|---|---|---|\n");
+        // A History column only when a failing check has one to show.
+        let history = r.check_list.iter().any(|c| c.history.is_some());
+        if history {
+            out.push_str("| Check | Status | Detail | History |\n|---|---|---|---|\n");
+        } else {
+            out.push_str("| Check | Status | Detail |\n|---|---|---|\n");
+        }
         for c in &r.check_list {
             out.push_str(&format!(
-                "| {} | {} | {} |\n",
+                "| {} | {} | {} |",
                 escape::cell(&c.id),
                 c.status.as_str(),
                 escape::cell(&c.detail)
             ));
+            if history {
+                let note = c.history.as_ref().map(|h| h.text.as_str()).unwrap_or("");
+                out.push_str(&format!(" {} |", escape::cell(note)));
+            }
+            out.push('\n');
         }
         out.push_str(&format!("\n{}\n\n", escape::control(summary)));
     }

@@ -23,8 +23,12 @@ impl Sink for Terminal {
         let word = diag::paint(r.verdict.as_str(), style(r.verdict));
         match &r.run {
             Some(d) => {
+                let history = r
+                    .history_notes()
+                    .map(|h| format!("; history: {h}"))
+                    .unwrap_or_default();
                 crate::note!(
-                    "{} {word} (exit {}) — {} [{}, rule {}]: {}; log: {}",
+                    "{} {word} (exit {}) — {} [{}, rule {}]: {}{history}; log: {}",
                     d.work_item,
                     r.exit_code,
                     d.summary,

@@ -173,6 +173,7 @@ pub fn report(plan: &Plan, attempts: &Attempts, decision: &Decision) -> RunRepor
             },
             alert: None,
             live_output_dropped_bytes: 0,
+            history: None,
             stagerun_version: env!("CARGO_PKG_VERSION").into(),
         }),
         check_list: suite.table.checks.clone(),

@@ -7,7 +7,7 @@ pub mod persist;
 pub mod plan;
 mod provenance;
 mod push;
-mod recovery;
+pub mod recovery;
 mod remote;
 mod suite_report;
 pub mod verdict;
@@ -98,6 +98,8 @@ fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
         ),
     };
     let mut report = after::report(&plan, &attempts, &decision);
+    // What a failing check's history says; the verdict is already decided.
+    crate::history::annotate::annotate(&plan.settings, &plan.item.dir, &mut report);
     after::record(&plan, &lock, &mut report);
     registry::set_unrecorded(None);
     after::notify(

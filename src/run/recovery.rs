@@ -16,6 +16,9 @@ pub struct Record {
     /// What makes the run the same command (a later one adopts it).
     #[serde(default)]
     pub identity: Option<String>,
+    /// Attempts started so far (`stagerun status` shows it).
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 /// `$XDG_RUNTIME_DIR/stagerun` or `/tmp/stagerun-UID`, private to us.
@@ -36,6 +39,21 @@ pub fn state_dir() -> Option<PathBuf> {
     (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o077 == 0).then_some(dir)
 }
 
+/// A work-item folder's name in the state folder.
+pub fn dir_key(dir: &std::path::Path) -> String {
+    format!(
+        "{:016x}",
+        crate::history::fingerprint(dir.as_os_str().as_encoded_bytes())
+    )
+}
+
+/// The attempt the run for `dir` is on, from its record.
+pub fn attempt_of(dir: &std::path::Path) -> Option<u32> {
+    let path = state_dir()?.join(format!("run-{}.json", dir_key(dir)));
+    let r: Record = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    (r.attempt > 0).then_some(r.attempt)
+}
+
 pub struct Recorder {
     path: Option<PathBuf>,
     record: Record,
@@ -43,13 +61,9 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn for_work_item(dir: &std::path::Path) -> Recorder {
-        let mut h: u64 = 0xcbf29ce484222325;
-        for b in dir.as_os_str().as_encoded_bytes() {
-            h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
-        }
         let pid = std::process::id() as i32;
         Recorder {
-            path: state_dir().map(|d| d.join(format!("run-{h:016x}.json"))),
+            path: state_dir().map(|d| d.join(format!("run-{}.json", dir_key(dir)))),
             record: Record {
                 pid,
                 pid_start: crate::process::group::start_time(pid),
@@ -67,12 +81,17 @@ impl Recorder {
         (!same_process).then_some(r)
     }
 
+    /// Called as each connection of an attempt starts (a reattach keeps
+    /// the attempt's nonce and its number).
     pub fn set(
         &mut self,
         nonce: Option<String>,
         local_group: Option<i32>,
         identity: Option<String>,
     ) {
+        if self.record.attempt == 0 || self.record.nonce != nonce {
+            self.record.attempt += 1;
+        }
         self.record.nonce = nonce;
         self.record.local_group = local_group;
         self.record.identity = identity;

@@ -46,6 +46,9 @@ pub struct Check {
     pub id: String,
     pub status: Status,
     pub detail: String,
+    /// A failing check of a FAILED run: what its history says (never the verdict).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<crate::history::annotate::CheckNote>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, schemars::JsonSchema)]
@@ -90,13 +93,19 @@ impl CheckTable {
                 id: id.clone(),
                 status,
                 detail: detail.clone(),
+                history: None,
             });
         }
         if let Some(existing) = self.checks.iter_mut().find(|c| c.id == id) {
             existing.status = status;
             existing.detail = detail;
         } else if self.checks.len() < MAX_CHECKS {
-            self.checks.push(Check { id, status, detail });
+            self.checks.push(Check {
+                id,
+                status,
+                detail,
+                history: None,
+            });
         } else {
             self.dropped += 1;
             if matches!(status, Status::Fail | Status::Error) {

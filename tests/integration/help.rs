@@ -13,6 +13,8 @@ fn every_option_has_help_and_every_key_option_its_env_and_default() {
         "classify",
         "preflight",
         "config",
+        "history",
+        "status",
         "disconnect",
         "completions",
         "man",

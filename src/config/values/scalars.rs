@@ -80,16 +80,22 @@ duration_type!(NonNegative, false, "A duration, zero allowed.");
 
 macro_rules! count_type {
     ($name:ident, $max:expr) => {
+        count_type!($name, 0, $max);
+    };
+    ($name:ident, $min:expr, $max:expr) => {
         #[derive(Debug, Clone, Copy, PartialEq, Eq)]
         pub struct $name(pub u32);
         impl Value for $name {
             const SHAPE: &'static str = "a whole number";
             fn from_text(s: &str, _: &Ctx) -> Result<Self, String> {
                 if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(format!("`{s}` is not a whole number ≥ 0"));
+                    return Err(format!("`{s}` is not a whole number ≥ {}", $min));
                 }
                 // Digits only: what does not parse is too large.
                 match s.parse::<u32>() {
+                    Ok(n) if n.checked_sub($min).is_none() => {
+                        Err(format!("`{s}` is less than the minimum of {}", $min))
+                    }
                     Ok(n) if n <= $max => Ok($name(n)),
                     _ => Err(format!("`{s}` is more than the maximum of {}", $max)),
                 }
@@ -142,6 +148,27 @@ impl Value for Size {
             }
         }
         b.to_string()
+    }
+}
+
+// History: a window of runs (0: every run), and counts that need at least one run.
+count_type!(HistoryWindow, 1_000_000);
+count_type!(HistoryRuns, 1, 10_000);
+
+/// A share between 0 and 1 (a flip rate).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate(pub f64);
+impl Value for Rate {
+    const SHAPE: &'static str = "a number from 0 to 1";
+    fn from_text(s: &str, _: &Ctx) -> Result<Self, String> {
+        match s.parse::<f64>() {
+            Ok(r) if (0.0..=1.0).contains(&r) => Ok(Rate(r)),
+            Ok(_) => Err(format!("`{s}` is not between 0 and 1")),
+            Err(_) => Err(format!("`{s}` is not a number (0 to 1, like 0.2)")),
+        }
+    }
+    fn show(&self) -> String {
+        self.0.to_string()
     }
 }
 

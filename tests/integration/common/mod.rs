@@ -258,6 +258,20 @@ pub fn assert_schema_valid(v: &serde_json::Value) {
     assert!(errors.is_empty(), "{errors:?}\n{v}");
 }
 
+/// Validates an object against a generated schema in the repository
+/// (docs/history.schema.json, docs/status.schema.json).
+pub fn assert_valid_against(v: &serde_json::Value, schema_file: &str) {
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join(schema_file)).unwrap())
+            .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid schema");
+    let errors: Vec<String> = validator
+        .iter_errors(v)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{schema_file}: {errors:?}\n{v}");
+}
+
 pub fn signal(pid: u32, sig: i32) {
     // SAFETY: sending a signal to a process we started.
     unsafe {
