@@ -93,14 +93,19 @@ fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-pub fn check_image(dist: &Path, work: &Path) {
+/// The base image, or None (a visible skip) without docker, debootstrap or
+/// sshd. Mostly a download: dist.rs runs it while make dist compiles.
+pub fn prepare_base() -> Option<&'static str> {
     if !require("docker", crate::common::docker::Engine::Docker.available())
         || !require("debootstrap for the image's base", debootstrap().map(drop))
         || !require("sshd", sshd::available())
     {
-        return;
+        return None;
     }
-    let base = debian_base(&debootstrap().unwrap());
+    Some(debian_base(&debootstrap().unwrap()))
+}
+
+pub fn check_image(dist: &Path, work: &Path, base: &str) {
     let image = Image(format!(
         "stagerun-test-image:{}",
         uid("dist").to_lowercase()
