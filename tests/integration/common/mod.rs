@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod elf;
 pub mod podman;
 pub mod sshd;
 
