@@ -33,6 +33,11 @@ PYTOOLS := $(CURDIR)/target/pytools
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	@# The remote scripts as they are sent: each with procs.sh in place of its # @procs line.
+	@for s in wrapper stop; do \
+	  sed -e '/^# @procs:/{r src/transport/procs.sh' -e 'd;}' src/transport/$$s.sh | shellcheck -s sh - \
+	    || { echo "make lint: shellcheck -s sh rejects src/transport/$$s.sh"; exit 1; }; \
+	done; echo "make lint: shellcheck -s sh: the wrapper and the remote stop are clean"
 	@if [ -d "$(PYTOOLS)/check_jsonschema" ]; then PYTOOLS="$(PYTOOLS)" bash tests/ci/lint.sh; \
 	  else echo "make lint: no $(PYTOOLS) (bash .ci/run installs it): the CI-file, workflow and Dockerfile lints did not run"; fi
 
