@@ -432,9 +432,23 @@ fn a_rerun_after_the_deadline_reads_the_recorded_end() {
     let _ = run.wait();
     std::thread::sleep(Duration::from_secs(8));
     r.nothing_left(&t.id);
+    let state = r.c.exec(&[
+        "sh",
+        "-c",
+        &format!(
+            "cd /tmp/stagerun-{}/{}.lock && ls && cat owner status follower",
+            t.id.to_lowercase(),
+            t.id
+        ),
+    ]);
     let out = t.cmd().arg("--json").assert().code(75).get_output().clone();
     let v = json(&out.stdout);
-    assert_eq!(v["adopted"], true, "{v}");
+    assert_eq!(
+        v["adopted"],
+        true,
+        "{v}\nthe run's folder before: {state}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(r.starts(&t.id), 1);
     assert!(
         log_text(&t.item).contains("C1 | PASS"),

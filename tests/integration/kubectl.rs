@@ -71,7 +71,7 @@ fn kubectl_argv_is_exact_and_validated() {
             "--"
         ]
     );
-    assert_eq!(&argv[10..12], ["sh", "-c"]);
+    assert_eq!(&argv[11..13], ["sh", "-c"]);
     assert!(argv.ends_with(&[
         "python3".into(),
         "staging_check.py".into(),
@@ -99,7 +99,7 @@ fn kubectl_argv_is_exact_and_validated() {
         .unwrap()
         .to_string();
     assert!(
-        remote.starts_with("kubectl exec orch-0 -c app -- sh -c "),
+        remote.starts_with("kubectl exec -i orch-0 -c app -- sh -c "),
         "{remote}"
     );
     // No -c: refused, rather than letting kubectl pick a container.
