@@ -474,7 +474,7 @@ fn the_same_command_adopts_an_unattended_run_and_another_is_busy() {
         let t = tempfile::tempdir().unwrap();
         let starts = t.path().join("starts");
         let suite = format!(
-            "echo started >> {}; for i in 1 2 3 4 5; do echo \"C$i PASS\"; sleep 0.2; done",
+            "echo started >> {}; for i in 1 2 3 4 5; do echo \"C$i PASS\"; sleep 1; done",
             starts.display()
         );
         let suite = ["sh", "-c", suite.as_str()];
