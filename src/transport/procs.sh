@@ -2,6 +2,9 @@
 # is sent as its own text with this one in place of its `# @procs` line.
 # They read /proc only (no ps, no pgrep); $nonce names the run they look for.
 
+newline='
+'
+
 # nap: a tenth of a second (a whole one where sleep takes no fractions)
 nap() {
   sleep 0.1 2> /dev/null || sleep 1
@@ -35,6 +38,8 @@ alive() {
 # GROUP other than pid EXCEPT; false when there are none
 members() {
   members=
+  # (kill -0 finds an empty group at once: no scan of /proc)
+  kill -0 -"$1" 2> /dev/null || return 1
   for proc in /proc/[0-9]*; do
     proc=${proc#/proc/}
     fields "$proc" || continue
@@ -71,22 +76,22 @@ carries() {
   return 1
 } 2> /dev/null
 
-# tagged: sets $tagged to the live processes that carry the run's tag: the
-# suite's descendants, also those that left its group (setsid twice, a
-# daemon); false when none do. Among many processes (a staging host rather
-# than a container) one grep -z reads them faster than the shell does.
+# tagged PROBE: sets $tagged to the live processes that carry the run's tag:
+# the suite's descendants, also those that left its group (setsid twice, a
+# daemon); false when none do. One grep -z reads the environments (the
+# shell's read takes a syscall a byte). PROBE, a file holding the tag, is
+# searched first: unless grep names it (no grep, no -z) the shell reads the
+# environments itself. Processes gone meanwhile are grep's errors, not ours.
 tagged() {
   tagged=
   readable=
-  count=0
   for proc in /proc/[0-9]*; do
-    [ -r "$proc/environ" ] || continue
-    readable="$readable $proc/environ"
-    count=$((count + 1))
+    [ -r "$proc/environ" ] && readable="$readable $proc/environ"
   done
   # shellcheck disable=SC2086 # a list of files
-  if [ $count -gt 24 ] && found=$(grep -l -a -F -z -e "STAGERUN_RUN=$nonce" $readable 2> /dev/null; [ $? -lt 2 ]); then
-    for proc in $found; do
+  found=$(grep -l -a -F -z -e "STAGERUN_RUN=$nonce" "$1" $readable 2> /dev/null)
+  if [ -n "$1" ] && [ "${found%%"$newline"*}" = "$1" ]; then
+    for proc in ${found#"$1"}; do
       proc=${proc#/proc/}
       proc=${proc%/environ}
       started "$proc" && tagged="$tagged $proc"

@@ -24,7 +24,7 @@ living() {
   alive "$supervisor" "$supervisor_start" && living=" $supervisor"
   [ "$group" != - ] && members "$group" 0 && living="$living$members"
   alive "$follower" "$follower_start" && living="$living $follower"
-  tagged && living="$living$tagged"
+  tagged "$lock/tag" && living="$living$tagged"
   [ -n "$living" ]
 }
 
@@ -47,14 +47,20 @@ kin() {
 stop_run() {
   lock=$1/$2.lock grace=$3
   owner=
+  watcher=
   { read -r owner < "$lock/owner"; } 2> /dev/null
+  { read -r watcher < "$lock/supervisor"; } 2> /dev/null
   # shellcheck disable=SC2086 # the line is words
   set -- $owner
   if [ "$1" != "$nonce" ]; then
     answer not-running
     exit 0
   fi
-  supervisor=$2 supervisor_start=$3 group=$4
+  # the wrapper that took the lock, or the supervisor once it said so
+  supervisor=$2 supervisor_start=$3 group=-
+  # shellcheck disable=SC2086 # the line is words
+  set -- $watcher
+  [ -n "$3" ] && supervisor=$1 supervisor_start=$2 group=$3
   follower='' follower_start=''
   { read -r follower follower_start < "$lock/follower"; } 2> /dev/null
   if living; then

@@ -39,15 +39,25 @@ fail() {
   exit 70
 }
 
-# read_owner: the lock's owner line (nonce, supervisor pid and start time,
-# the suite's process group or -, identity, start of the run) into owner_*
+# read_owner: the run in $lock into owner_*: its nonce, identity and start
+# (the owner line, written once by the wrapper that took the lock), and who
+# watches it: the supervisor and the suite's process group once the
+# supervisor has said so (its own line, written once), the wrapper before.
+# Each file is written once and never rewritten, so a reader sees a line
+# whole or not at all; false when the owner line is not whole yet
 read_owner() {
   owner=
+  supervisor=
   { read -r owner < "$lock/owner"; } 2> /dev/null
+  { read -r supervisor < "$lock/supervisor"; } 2> /dev/null
   # shellcheck disable=SC2086 # the line is words
   set -- $owner
-  owner_nonce=$1 owner_pid=$2 owner_start=$3 owner_group=$4 owner_identity=$5 owner_since=$6
-  [ -n "$owner" ]
+  owner_nonce=$1 owner_pid=$2 owner_start=$3 owner_identity=$4 owner_since=$5 owner_group=-
+  watched=
+  # shellcheck disable=SC2086 # the line is words
+  set -- $supervisor
+  [ -n "$3" ] && owner_pid=$1 owner_start=$2 owner_group=$3 watched=1
+  [ -n "$owner_since" ]
 }
 
 # finished: true once the run in $lock wrote its end status (the line ends
@@ -122,6 +132,15 @@ take_lock() {
   [ -d "$lock" ] || fail "cannot create $lock"
   read_owner || busy unknown
   if [ -e "$lock/collected" ]; then
+    # its follower is removing it: wait for that (taking it over meanwhile
+    # would let that removal take the new run's folder)
+    tries=0
+    while [ -d "$lock" ] && [ $tries -lt 20 ]; do
+      nap
+      tries=$((tries + 1))
+    done
+    mkdir "$lock" 2> /dev/null && return 0
+    read_owner || busy unknown
     take_over
   elif finished; then
     if [ "$owner_identity" = "$identity" ]; then
@@ -150,7 +169,7 @@ signal_suite() {
   else
     kill -"$1" "$suite" 2> /dev/null
     # shellcheck disable=SC2086 # a list of pids
-    tagged && kill -"$1" $tagged 2> /dev/null
+    tagged "$lock/tag" && kill -"$1" $tagged 2> /dev/null
   fi
 }
 
@@ -159,14 +178,15 @@ signal_suite() {
 leftovers() {
   left=
   [ "$group" != - ] && members "$group" 0 && left=$members
-  tagged && left="$left$tagged"
+  tagged "$lock/tag" && left="$left$tagged"
   [ -n "$left" ]
 }
 
-# watch: the deadline (TERM to the supervisor's ALRM trap) and the spool cap,
-# looked at every 2 s: a spool past LIMIT KiB is emptied and marked cut
+# watch: the deadline (an ALRM to the supervisor) and the spool cap, looked
+# at every 2 s: a spool past LIMIT KiB is emptied and marked cut. It is not
+# signalled to stop (dash can lose a signal that lands as it forks): its
+# sleep is, with timer.stop beside it, and it reaps the sleep and goes
 watch() {
-  trap 'kill "$sleeper" 2> /dev/null; exit' TERM
   wait_left=$deadline
   while [ "$wait_left" -gt 0 ]; do
     step=$wait_left
@@ -175,7 +195,10 @@ watch() {
     case $millis in ?) millis=00$millis ;; ??) millis=0$millis ;; esac
     sleep "$((step / 1000)).$millis" &
     sleeper=$!
-    wait "$sleeper" || exit 0
+    started "$sleeper" && echo "$sleeper $started" > "$lock/timer"
+    [ -e "$lock/timer.stop" ] && kill "$sleeper" 2> /dev/null
+    wait "$sleeper"
+    [ -e "$lock/timer.stop" ] && exit 0
     wait_left=$((wait_left - step))
     [ "$wait_left" -gt 0 ] || break
     [ -e "$lock/out.cut" ] && [ -e "$lock/err.cut" ] && continue
@@ -190,16 +213,32 @@ watch() {
   alive "$self" "$self_start" && kill -ALRM "$self"
 }
 
+# stop_watch: ends the watch (timer.stop, then its sleep if it is the one
+# it said) and reaps it: a container whose PID 1 never reaps keeps every
+# orphan that dies as a zombie, and each one slows every scan of /proc
+stop_watch() {
+  : > "$lock/timer.stop"
+  timer=
+  { read -r timer < "$lock/timer"; } 2> /dev/null
+  # shellcheck disable=SC2086 # the line is words
+  set -- $timer
+  alive "$1" "$2" && kill "$1" 2> /dev/null
+  wait "$watcher" 2> /dev/null
+}
+
 # supervise ARGV: owns the suite's life: starts it with its output in the
 # spool, enforces the deadline (TERM, the grace, KILL), stops what it left,
 # writes the end status and wakes the follower. Never writes to the channel,
 # and a hangup or a broken pipe does not stop it: it outlives the channel.
 supervise() {
-  trap '' HUP
+  # (a wake or a keepalive meant for a follower must not end it either)
+  trap '' HUP USR1 USR2
   { read -r self < /proc/self/stat; } 2> /dev/null
   self=${self%% *}
   started "$self"
   self_start=$started
+  # what the tag search must find where grep works (procs.sh, tagged)
+  printf 'STAGERUN_RUN=%s\0' "$nonce" > "$lock/tag"
   export PYTHONUNBUFFERED=1
   trap 'event=alarm' ALRM
   trap 'event=stop' TERM INT
@@ -207,7 +246,7 @@ supervise() {
   launcher=
   command -v setsid > /dev/null 2>&1 && launcher=setsid
   (
-    trap - HUP
+    trap - HUP USR1 USR2
     export STAGERUN_RUN="$nonce"
     # shellcheck disable=SC2086 # no launcher is no word
     exec $launcher "$@"
@@ -215,7 +254,7 @@ supervise() {
   suite=$!
   group=-
   [ -n "$launcher" ] && group=$suite
-  echo "$nonce $self $self_start $group $identity $since" > "$lock/owner"
+  echo "$self $self_start $group" > "$lock/supervisor"
   watch &
   watcher=$!
   how=ok phase=0 grace_sleep='' grace_watch=''
@@ -246,8 +285,11 @@ supervise() {
     fi
   done
   trap '' TERM ALRM
-  kill "$watcher" 2> /dev/null
-  [ -n "$grace_watch" ] && kill -9 "$grace_watch" "$grace_sleep" 2> /dev/null
+  stop_watch
+  if [ -n "$grace_watch" ]; then
+    kill -9 "$grace_watch" "$grace_sleep" 2> /dev/null
+    wait "$grace_watch" "$grace_sleep" 2> /dev/null
+  fi
   gone=none
   if leftovers; then
     signal_suite TERM
@@ -301,6 +343,7 @@ rest() {
   napper=$!
   [ -z "$wake" ] && wait "$napper"
   kill "$napper" 2> /dev/null
+  wait "$napper" 2> /dev/null
   napper=
 }
 
@@ -346,23 +389,25 @@ follow() {
     # a reattach replaces a follower whose channel is gone but who has not
     # noticed yet (a stalled session): it and what it runs stop at once,
     # but for the supervisor, which the first follower started
-    read_owner
-    children "${follower%% *}"
     stale=${follower%% *}
-    for child in $children; do
-      [ "$child" = "$owner_pid" ] || stale="$stale $child"
-    done
+    if read_owner && [ -n "$watched" ]; then
+      children "${follower%% *}"
+      for child in $children; do
+        [ "$child" = "$owner_pid" ] || stale="$stale $child"
+      done
+    fi
     # shellcheck disable=SC2086 # a list of pids
     kill -KILL $stale 2> /dev/null
   fi
-  follower_pid=$$
-  started $$
-  echo "$$ $started" > "$lock/follower"
+  # the traps first: once registered, the supervisor may wake us at once
   wake='' napper='' listener=''
   trap 'wake=1' USR1
   trap 'since_keepalive=0' USR2
   trap leave TERM INT HUP
   trap '' PIPE
+  follower_pid=$$
+  started $$
+  echo "$$ $started" > "$lock/follower"
   if [ "$3" = start ]; then
     if command -v setsid > /dev/null 2>&1; then say start:session; else say start:group; fi
   else
@@ -383,15 +428,19 @@ follow() {
       err_cut=1
       printf '@@stagerun:%s:cut@@' "$nonce" >&2
     fi
-    [ -z "$out_cut" ] && pump 3 1 && moved=1
+    [ -z "$out_cut" ] && [ -s "$lock/out" ] && pump 3 1 && moved=1
     [ -z "$err_cut" ] && [ -s "$lock/err" ] && pump 4 2 && moved=1
     pumps=$((pumps + 1))
     [ -n "$ended" ] && break
+    # (said only when it holds twice: a line being written reads as none)
     if ! read_owner || [ "$owner_nonce" != "$nonce" ]; then
-      gone no-run
+      nap
+      if ! read_owner || [ "$owner_nonce" != "$nonce" ]; then gone no-run; fi
     fi
     if ! alive "$owner_pid" "$owner_start" && ! finished; then
-      gone lost
+      nap
+      read_owner
+      alive "$owner_pid" "$owner_start" || finished || gone lost
     fi
     if [ -n "$moved" ]; then
       idle=0
@@ -430,6 +479,8 @@ follow() {
     : > "$lock/collected"
     rm -rf "$lock"
   fi
+  # the supervisor (it has ended) is reaped here, not left a zombie
+  wait 2> /dev/null
   exit 0
 }
 
@@ -443,7 +494,7 @@ run() {
   lock=$state/$item.lock
   take_lock
   started $$
-  echo "$nonce $$ $started - $identity $since" > "$lock/owner"
+  echo "$nonce $$ $started $identity $since" > "$lock/owner"
   if [ -n "$report" ]; then
     # a report left by an earlier run must never pass for this one's
     why=$(rm -f "$report" 2>&1)
