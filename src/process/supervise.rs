@@ -109,12 +109,29 @@ pub fn fmt_elapsed(d: Duration) -> String {
     }
 }
 
+/// The command's stdin, shared by the keepalives of the waiting thread and
+/// the receipt the stdout reader sends the moment the end marker is in.
+type Stdin = Arc<Mutex<Option<os_pipe::PipeWriter>>>;
+
+/// Sends `line` on the command's stdin (once `close`d, nothing more goes).
+fn tell(stdin: &Stdin, line: &[u8], close: bool) {
+    let mut guard = stdin.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(w) = guard.as_mut() {
+        // A channel gone takes the pipe with it: the error says nothing new.
+        let _ = w.write(line);
+    }
+    if close {
+        *guard = None;
+    }
+}
+
 fn pump(
     mut reader: os_pipe::PipeReader,
     scanner: Shared,
     echo: Option<Stream>,
     last_output: Arc<AtomicU64>,
     start: Instant,
+    receipt: Option<(Stdin, Arc<AtomicBool>)>,
 ) {
     let mut buf = vec![0u8; 256 * 1024];
     let mut shown = Vec::new();
@@ -130,6 +147,13 @@ fn pump(
         shown.clear();
         if let Some(s) = scanner.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             s.feed_echo(&buf[..n], &mut shown);
+        }
+        // The receipt goes as soon as the end is scanned: the wrapper
+        // removes the run's spool and ends, and the client with it.
+        if let Some((stdin, end_seen)) = &receipt
+            && end_seen.load(Ordering::SeqCst)
+        {
+            tell(stdin, b"a\n", true);
         }
         if let Some(stream) = echo
             && !shown.is_empty()
@@ -211,7 +235,7 @@ impl Supervisor {
     ) -> Connection {
         let start = Instant::now();
         let mut c = Connection::default();
-        let (handle, out_r, err_r, mut stdin) = match spawn(argv, opts) {
+        let (handle, out_r, err_r, stdin) = match spawn(argv, opts) {
             Ok(started) => started,
             Err(e) => {
                 c.spawn_error = Some(e);
@@ -224,16 +248,18 @@ impl Supervisor {
 
         let last_output = Arc::new(AtomicU64::new(0));
         let (done_tx, done_rx) = mpsc::channel::<()>();
-        for (reader, scanner, echo) in [
-            (out_r, self.out.clone(), opts.echo.map(|e| e.0)),
-            (err_r, self.err.clone(), opts.echo.map(|e| e.1)),
+        let stdin: Stdin = Arc::new(Mutex::new(stdin));
+        let receipt = Some((stdin.clone(), opts.end_seen.clone()));
+        for (reader, scanner, echo, receipt) in [
+            (out_r, self.out.clone(), opts.echo.map(|e| e.0), receipt.clone()),
+            (err_r, self.err.clone(), opts.echo.map(|e| e.1), receipt),
         ] {
             let last = last_output.clone();
             let tx = done_tx.clone();
             let spawned = std::thread::Builder::new()
                 .name("stagerun-pump".into())
                 .spawn(move || {
-                    pump(reader, scanner, echo, last, start);
+                    pump(reader, scanner, echo, last, start, receipt);
                     let _ = tx.send(());
                 });
             if spawned.is_err() {
@@ -242,8 +268,8 @@ impl Supervisor {
         }
         drop(done_tx);
 
-        let status = wait(&handle, opts, start, &last_output, &mut c, &mut stdin);
-        drop(stdin);
+        let status = wait(&handle, opts, start, &last_output, &mut c, &stdin);
+        tell(&stdin, b"", true);
         diag::clear_status();
         let hurry = || crate::signals::count() > opts.signals_since + 1;
         stop_what_is_left(pgid, opts, &hurry, &mut c);
@@ -375,7 +401,7 @@ fn wait(
     start: Instant,
     last_output: &AtomicU64,
     outcome: &mut Connection,
-    stdin: &mut Option<os_pipe::PipeWriter>,
+    stdin: &Stdin,
 ) -> Option<ExitStatus> {
     let mut next_heartbeat = start + opts.heartbeat;
     let mut next_status = start + Duration::from_secs(1);
@@ -385,10 +411,8 @@ fn wait(
         let now = Instant::now();
         if let Some(every) = opts.keepalive
             && now >= next_keepalive
-            && let Some(w) = stdin.as_mut()
         {
-            // A channel gone takes the pipe with it: the error says nothing new.
-            let _ = w.write(b"k\n");
+            tell(stdin, b"k\n", false);
             next_keepalive = now + every;
         }
         if crate::signals::count() > opts.signals_since {
@@ -400,12 +424,6 @@ fn wait(
             break None;
         }
         if opts.end_seen.load(Ordering::SeqCst) {
-            if end_at.is_none()
-                && let Some(mut w) = stdin.take()
-            {
-                // The receipt: the wrapper may remove the run's spool now.
-                let _ = w.write(b"a\n");
-            }
             let at = *end_at.get_or_insert(now);
             if now >= at + END_LINGER {
                 // The suite has ended; the client just does not exit.
