@@ -10,6 +10,7 @@ mod ci_files;
 mod config;
 mod e2e_docker;
 mod e2e_faults;
+mod e2e_persist;
 mod e2e_podman;
 mod e2e_preflight;
 mod e2e_ssh;
