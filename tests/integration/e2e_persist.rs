@@ -196,3 +196,54 @@ fn a_master_that_did_not_get_the_socket_is_closed_at_once() {
     assert!(err.contains("is a folder, not a socket"), "{err}");
     assert!(t.masters_gone_within(Duration::from_secs(5)).is_empty());
 }
+
+/// `disconnect --json` prints exactly one object on every exit path: with a
+/// master, without one, with a transport that is not ssh, and on an error.
+#[test]
+fn disconnect_json_prints_one_object_on_every_exit_path() {
+    let Some(t) = shared("60s") else {
+        return;
+    };
+    let disconnect = |extra: &[&str], code: i32| {
+        let out = stagerun_std(t.sb.path())
+            .args(["disconnect", "--repo", "orch-core", "--json"])
+            .args(extra)
+            .env("XDG_RUNTIME_DIR", t.runtime.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(
+            text.lines().count(),
+            1,
+            "one object on stdout: {text:?} ({err})"
+        );
+        json(&out.stdout)
+    };
+    let item = t.sb.work_item(&uid("ORCH"));
+    let out = t.run(&item).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(t.masters().len(), 1);
+
+    let v = disconnect(&[], 0);
+    assert_eq!(v["schema"], "stagerun.disconnect/1");
+    assert_eq!(v["verdict"], "SUCCESS");
+    assert_eq!(v["exit_code"], 0);
+    assert_eq!(v["closed"], true);
+    assert!(t.masters_gone_within(Duration::from_secs(5)).is_empty());
+    let v = disconnect(&[], 0);
+    assert_eq!(v["closed"], false);
+    assert_eq!(v["verdict"], "SUCCESS");
+    let v = disconnect(&["--transport", "local"], 0);
+    assert_eq!(v["closed"], false);
+    assert_eq!(v["target"], serde_json::Value::Null);
+    let v = disconnect(&["--timeout", "soon"], 78);
+    assert_schema_valid(&v);
+    assert_eq!(v["verdict"], "ERROR");
+}
