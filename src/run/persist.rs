@@ -234,13 +234,13 @@ fn open_shared(
         "-o".into(),
         format!("ControlPath={}", socket.display()),
     ]);
-    // Backgrounded by ssh itself (-f) once authenticated: it must outlive
-    // us, so no death signal; its messages go to the log file.
     if crate::fault::active("shared-socket-taken") {
         // What a racing opener that takes no lock (an older stagerun, a
         // hand-run ssh) does between our look and ssh's own.
         let _ = std::fs::create_dir(&socket);
     }
+    // Backgrounded by ssh itself (-f) once authenticated: it must outlive
+    // us, so no death signal; its messages go to the log file.
     let nonce = crate::capture::markers::nonce();
     let mut cmd = std::process::Command::new(&argv[0]);
     cmd.args(&argv[1..])
@@ -284,10 +284,22 @@ fn open_shared(
             ..OpenFailure::default()
         });
     }
-    // "ssh exited 0 and the socket exists" is not "my master": ssh that
-    // finds the path taken says "disabling multiplexing" and stays
-    // connected without a socket (and then ControlPersist never ends it).
     let mine = ours();
+    claim(ssh, socket, mine, persist, signals_since)
+}
+
+/// The master ssh just put in the background is the shared one only when
+/// the socket answers with its pid. "ssh exited 0 and the socket exists"
+/// is not "my master": ssh that finds the path taken says "disabling
+/// multiplexing" and stays connected without a socket (and then
+/// ControlPersist never ends it), so such a master is closed at once.
+fn claim(
+    ssh: &Ssh,
+    socket: PathBuf,
+    mine: Vec<i32>,
+    persist: Duration,
+    signals_since: usize,
+) -> Result<Session, OpenFailure> {
     match answering(ssh, &socket) {
         Some(Some(pid)) if mine.contains(&pid) => {
             crate::note!(
@@ -295,6 +307,7 @@ fn open_shared(
                 ssh.target(),
                 persist.as_secs()
             );
+            let log = socket.with_extension("log");
             Ok(Session::shared(socket, Some(log)))
         }
         _ => {
