@@ -142,10 +142,21 @@ impl WorkItem {
 }
 
 pub fn validate_id(id: &str, pattern: &Regex) -> Result<()> {
-    if id.starts_with('-')
-        || id.chars().any(|c| c.is_control() || c.is_whitespace())
-        || !pattern.is_match(id)
-    {
+    // Refused whatever the pattern says, so the message says why: an id
+    // `-rf` matches `.*`, and "does not match" would be false.
+    let never = if id.starts_with('-') {
+        Some("starts with `-` (it would read as an option)".to_string())
+    } else {
+        id.chars()
+            .find(|c| c.is_control() || c.is_whitespace())
+            .map(|c| {
+                format!("contains {c:?} (whitespace and control characters are never allowed)")
+            })
+    };
+    if let Some(why) = never {
+        return Err(Error::Usage(format!("work item id {id:?} {why}")));
+    }
+    if !pattern.is_match(id) {
         return Err(Error::Usage(format!(
             "work item id {id:?} does not match the id pattern `{}`",
             pattern.as_str()
@@ -180,6 +191,25 @@ mod tests {
         // A permissive custom pattern still never lets an option through.
         let any = Regex::new(".*").unwrap();
         assert!(validate_id("-rf", &any).is_err());
+    }
+
+    /// Under a pattern they match, the refusal names the real reason.
+    #[test]
+    fn ids_refused_whatever_the_pattern_say_why() {
+        let any = Regex::new(".*").unwrap();
+        for (id, why) in [
+            ("-rf", "starts with `-`"),
+            ("A-1 x", "contains ' '"),
+            ("A-1\tx", "contains '\\t'"),
+            ("A-1\u{1b}", "contains '\\u{1b}'"),
+        ] {
+            let msg = validate_id(id, &any).unwrap_err().to_string();
+            assert!(msg.contains(why), "{id:?}: {msg}");
+            assert!(!msg.contains("does not match"), "{id:?}: {msg}");
+        }
+        let strict = Regex::new(DEFAULT_ID).unwrap();
+        let msg = validate_id("orch-1", &strict).unwrap_err().to_string();
+        assert!(msg.contains("does not match the id pattern"), "{msg}");
     }
 
     #[test]

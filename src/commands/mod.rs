@@ -76,18 +76,39 @@ pub fn disconnect(args: &PreflightArgs) -> Result<u8> {
         plan::key_flags(&args.channel),
     )?;
     let transport = crate::transport::Transport::for_settings(&settings)?;
-    let Some(ssh) = transport.ssh() else {
-        crate::note!("nothing to close: the transport is not ssh");
-        return Ok(crate::exit::SUCCESS);
+    let (closed, target, message) = match transport.ssh() {
+        None => (
+            false,
+            None,
+            "nothing to close: the transport is not ssh".to_string(),
+        ),
+        Some(ssh) => match crate::run::persist::disconnect(ssh) {
+            Ok(closed) => {
+                let what = if closed { "closed the" } else { "no" };
+                let message = format!("{what} shared ssh master for {}", ssh.target());
+                (closed, Some(ssh.target()), message)
+            }
+            Err(e) => {
+                return Err(Error::Hold(format!(
+                    "could not close the shared ssh master: {e}"
+                )));
+            }
+        },
     };
-    match crate::run::persist::disconnect(ssh) {
-        Ok(true) => crate::note!("closed the shared ssh master for {}", ssh.target()),
-        Ok(false) => crate::note!("no shared ssh master for {}", ssh.target()),
-        Err(e) => {
-            return Err(Error::Hold(format!(
-                "could not close the shared ssh master: {e}"
-            )));
-        }
+    crate::note!("{message}");
+    // Its error paths print the result object (lib.rs); this is the
+    // success path's one object.
+    if args.channel.json {
+        let v = serde_json::json!({
+            "schema": "stagerun.disconnect/1",
+            "ok": true,
+            "verdict": "SUCCESS",
+            "exit_code": crate::exit::SUCCESS,
+            "closed": closed,
+            "target": target,
+            "message": message,
+        });
+        diag::line(Stream::Out, &v.to_string());
     }
     Ok(crate::exit::SUCCESS)
 }

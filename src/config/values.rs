@@ -203,6 +203,8 @@ mod tests {
         assert!(Program::from_text("-c", &ctx()).is_err());
         assert!(Word::from_text("--upload-pack=x", &ctx()).is_err());
         assert!(Branch::from_text("-f", &ctx()).is_err());
+        assert!(Branch::from_text("refs/heads/feature/x", &ctx()).is_ok());
+        assert!(Branch::from_text("refs/tags/v1", &ctx()).is_err());
         assert!(Name::from_text("a b", &ctx()).is_err());
         assert!(Host::from_text("a\nb", &ctx()).is_err());
         assert!(RepoList::from_text("", &ctx()).is_err());

@@ -174,6 +174,31 @@ pub fn tagged(tag: &str, among_children: bool) -> Vec<i32> {
         .collect()
 }
 
+/// Live processes (other than us) with `var` in their environment, and its
+/// value: how a process that forked away from us (`ssh -f`) is found again.
+pub fn with_env(var: &str) -> Vec<(i32, Vec<u8>)> {
+    let prefix = format!("{var}=");
+    let me = std::process::id() as i32;
+    let live = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| state_and_group(&s).map(|(st, _)| st != "Z" && st != "X"))
+            .unwrap_or(false)
+    };
+    all_pids()
+        .into_iter()
+        .filter(|&pid| pid != me)
+        .filter_map(|pid| {
+            let env = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let value = env
+                .split(|b| *b == 0)
+                .find_map(|v| v.strip_prefix(prefix.as_bytes()))?
+                .to_vec();
+            live(pid).then_some((pid, value))
+        })
+        .collect()
+}
+
 /// Stops what escaped the group but carries the attempt's tag (a daemon
 /// that called setsid twice): TERM, a short grace, KILL. Returns how many
 /// were found, and whether any is still alive.

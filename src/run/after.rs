@@ -63,28 +63,79 @@ fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
+/// The failing checks an attempt reported, each id once, in the order
+/// seen (kept even when the id later passed), with the word for each.
+fn failing_seen(suite: &SuiteReport) -> Option<String> {
+    let mut ids: Vec<(&str, &str)> = Vec::new();
+    for c in &suite.table.failed_seen {
+        if !ids.iter().any(|(id, _)| *id == c.id) {
+            let word = if c.status == crate::suite::Status::Error {
+                "errored"
+            } else {
+                "failed"
+            };
+            ids.push((c.id.as_str(), word));
+        }
+    }
+    let beyond = suite.table.dropped_fail;
+    if ids.is_empty() && beyond == 0 {
+        return None;
+    }
+    let word = if ids.iter().all(|(_, w)| *w == "errored") && beyond == 0 {
+        "errored"
+    } else {
+        "failed"
+    };
+    let mut named = match ids.len() {
+        0 => String::new(),
+        1..=4 => ids.iter().map(|(id, _)| *id).collect::<Vec<_>>().join("/"),
+        n => plural(n, "check"),
+    };
+    if beyond > 0 {
+        let more = format!("{beyond} beyond the check table");
+        named = if named.is_empty() {
+            more
+        } else {
+            format!("{named} and {more}")
+        };
+    }
+    Some(format!("{named} {word}"))
+}
+
+/// How far the suite got: what passed, and every failing check it saw.
+fn how_far(suite: &SuiteReport) -> String {
+    let passed = suite.table.counts().pass;
+    match (suite.table.checks.is_empty(), failing_seen(suite)) {
+        (_, Some(failing)) if passed == 0 => failing,
+        (_, Some(failing)) => format!("{} passed and {failing}", plural(passed, "check")),
+        (true, None) => "no checks reported".to_string(),
+        (false, None) => format!("{} passed", plural(passed, "check")),
+    }
+}
+
 /// What happened, in words that cannot mislead: a table summary when the
-/// suite finished, otherwise how far it got and how it ended.
-fn summary(verdict: Verdict, last: Option<&Attempt>, suite: &SuiteReport) -> String {
-    let table = suite.table.summary();
-    let Some(last) = last else {
+/// suite finished with a verdict, otherwise how far it got (failing checks
+/// named) and how it ended; never a bare "N/N PASS" next to HOLD.
+fn summary(decision: &Decision, attempts: &[Attempt]) -> String {
+    let verdict = decision.verdict;
+    let Some(last) = attempts.last() else {
         return "the suite did not run".into();
     };
-    let passed = suite.table.counts().pass;
-    let got = if suite.table.checks.is_empty() {
-        "no checks reported".to_string()
-    } else {
-        format!("{} passed", plural(passed, "check"))
-    };
+    let suite = &last.suite;
+    let table = suite.table.summary();
+    let got = how_far(suite);
     let clean_end = matches!(
         last.provenance,
         Provenance::Ended { .. } | Provenance::Direct
     ) && !last.outcome.timed_out
         && last.outcome.interrupted.is_none();
-    match (verdict, clean_end, last.suite_status()) {
-        (Verdict::Success, _, _) => table,
-        (Verdict::Failed, _, _) if suite.failing => table,
+    let said = match (verdict, clean_end, last.suite_status()) {
+        (Verdict::Success, _, _) => return table,
+        (Verdict::Failed, _, _) if suite.failing => return table,
         (_, true, Some(status)) if status != 0 => format!("{got} before the suite exited {status}"),
+        (Verdict::Hold, true, _) if !suite.table.checks.is_empty() || suite.table.dropped > 0 => {
+            format!("{got}, not enough for a verdict")
+        }
         (_, true, _) if !suite.table.checks.is_empty() => table,
         (_, true, _) => got,
         _ if last.outcome.interrupted.is_some() => format!("{got} before the run was interrupted"),
@@ -94,6 +145,17 @@ fn summary(verdict: Verdict, last: Option<&Attempt>, suite: &SuiteReport) -> Str
             Provenance::Busy(_) => "the work item is busy where the suite runs".into(),
             _ => "the suite did not start".into(),
         },
+    };
+    // A failing check an earlier attempt saw is named too: it is why the
+    // retry happened, and the HOLD must not read as if nothing failed.
+    let earlier: Vec<String> = attempts[..attempts.len() - 1]
+        .iter()
+        .filter_map(|a| failing_seen(&a.suite).map(|f| format!("attempt {}: {f}", a.number)))
+        .collect();
+    if earlier.is_empty() || verdict != Verdict::Hold {
+        said
+    } else {
+        format!("{said}; earlier, {}", earlier.join("; "))
     }
 }
 
@@ -129,7 +191,7 @@ pub fn report(plan: &Plan, attempts: &Attempts, decision: &Decision) -> RunRepor
             outcome: decision.outcome,
             rule: decision.rule.clone(),
             fix: decision.fix.clone(),
-            summary: summary(decision.verdict, last, &suite),
+            summary: summary(decision, &attempts.list),
             checks: suite.table.counts(),
             attempts: attempts.list.iter().map(attempt_record).collect(),
             attempts_allowed: plan.attempts_allowed(),
@@ -282,5 +344,80 @@ fn step(status: &str, detail: &str) -> StepOutcome {
     StepOutcome {
         status: status.into(),
         detail: detail.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::Status;
+
+    fn attempt(number: u32, provenance: Provenance, lines: &[(&str, Status)]) -> Attempt {
+        let mut suite = SuiteReport::default();
+        for (id, status) in lines {
+            suite.table.record(id.to_string(), *status, String::new());
+        }
+        Attempt {
+            number,
+            started_at: chrono::Utc::now(),
+            nonce: None,
+            outcome: Default::default(),
+            provenance,
+            suite,
+            scope: Default::default(),
+            classification: crate::classify::Classification {
+                class: crate::classify::Class::TransientInfra,
+                rule: "channel-lost".into(),
+                reason: String::new(),
+                fix: None,
+            },
+            cleanup: Cleanup::NotNeeded,
+        }
+    }
+
+    fn hold() -> Decision {
+        Decision {
+            verdict: Verdict::Hold,
+            outcome: Outcome::TransientInfra,
+            rule: "channel-lost".into(),
+            reason: String::new(),
+            fix: None,
+        }
+    }
+
+    #[test]
+    fn a_lost_channel_names_the_failing_checks_it_saw() {
+        let lost = attempt(
+            1,
+            Provenance::Started,
+            &[("C1", Status::Pass), ("C4", Status::Fail)],
+        );
+        assert_eq!(
+            summary(&hold(), std::slice::from_ref(&lost)),
+            "1 check passed and C4 failed before the channel was lost"
+        );
+        // A failing check of an earlier attempt is named too.
+        let again = attempt(2, Provenance::Started, &[("C1", Status::Pass)]);
+        assert_eq!(
+            summary(&hold(), &[lost, again]),
+            "1 check passed before the channel was lost; earlier, attempt 1: C4 failed"
+        );
+        let errored = attempt(1, Provenance::Started, &[("t.x", Status::Error)]);
+        assert_eq!(
+            summary(&hold(), &[errored]),
+            "t.x errored before the channel was lost"
+        );
+    }
+
+    #[test]
+    fn a_hold_that_ended_cleanly_never_reads_as_a_pass() {
+        let ended = Provenance::Ended {
+            status: 0,
+            how: "ok".into(),
+            left: Vec::new(),
+        };
+        let a = attempt(1, ended, &[("C1", Status::Pass), ("C2", Status::Pass)]);
+        let s = summary(&hold(), &[a]);
+        assert_eq!(s, "2 checks passed, not enough for a verdict");
     }
 }

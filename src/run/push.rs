@@ -142,7 +142,9 @@ pub fn push(req: &Request) -> StepOutcome {
 /// push_branch, else the checked-out branch, else the one CI names.
 fn branch(req: &Request, git: &Git) -> Result<String, StepOutcome> {
     Ok(match req.branch {
-        Some(b) => b.to_string(),
+        // A full ref names the branch: pushed as HEAD:refs/heads/refs/heads/X
+        // it would make a new branch of that name.
+        Some(b) => b.strip_prefix("refs/heads/").unwrap_or(b).to_string(),
         None => match git.run(&["symbolic-ref", "--short", "-q", "HEAD"]) {
             Ok(b) if !b.is_empty() => b,
             _ => match ci_branch() {

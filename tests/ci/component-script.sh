@@ -129,6 +129,19 @@ for sh in bash dash; do
   run_job "$sh" "$tmp/args.json" STAGING_CHECK_SCENARIO=pass
   expect "exit 2, dotenv ERROR" test "$job_rc" = 2
   expect "dotenv verdict ERROR" dotenv STAGERUN_VERDICT=ERROR
+  echo "== $sh: a work_item with a newline or CR cannot add a dotenv line"
+  python3 "$tmp/render.py" "$COMPONENT" "work_item=docs/work-items/ORCH-1
+STAGERUN_VERDICT=SUCCESS" repo=orch-core image=registry.example.com/tools/stagerun:0.2.0 >"$tmp/nl.json"
+  run_job "$sh" "$tmp/nl.json" STAGING_CHECK_SCENARIO=pass
+  expect "refused (not 0)" test "$job_rc" != 0
+  expect "one STAGERUN_VERDICT line, and it is not SUCCESS" test "$(grep -c '^STAGERUN_VERDICT=' "$job_dir/stagerun.env")" = 1 -a "$(grep -c '^STAGERUN_VERDICT=SUCCESS' "$job_dir/stagerun.env")" = 0
+  expect "four lines, none with a control character" test "$(wc -l <"$job_dir/stagerun.env")" = 4 -a "$(tr -d '\n' <"$job_dir/stagerun.env" | tr -dc '\001-\037\177' | wc -c)" = 0
+  python3 "$tmp/render.py" "$COMPONENT" "work_item=docs/work-items/ORCH-1$(printf '\r')STAGERUN_VERDICT=SUCCESS" repo=orch-core image=registry.example.com/tools/stagerun:0.2.0 >"$tmp/cr.json"
+  run_job "$sh" "$tmp/cr.json" STAGING_CHECK_SCENARIO=pass
+  expect "CR: four lines, none with a control character" test "$(wc -l <"$job_dir/stagerun.env")" = 4 -a "$(tr -d '\n' <"$job_dir/stagerun.env" | tr -dc '\001-\037\177' | wc -c)" = 0
+  python3 "$tmp/render.py" "$COMPONENT" 'work_item=docs/work-items/ORCH-1\nSTAGERUN_VERDICT=SUCCESS' repo=orch-core image=registry.example.com/tools/stagerun:0.2.0 >"$tmp/bs.json"
+  run_job "$sh" "$tmp/bs.json" STAGING_CHECK_SCENARIO=pass
+  expect "a backslash-n stays two characters (dash's echo would make it a newline)" test "$(wc -l <"$job_dir/stagerun.env")" = 4 -a "$(grep -c '^STAGERUN_VERDICT=' "$job_dir/stagerun.env")" = 1
   echo "== $sh: args split on whitespace, no globbing"
   python3 "$tmp/render.py" "$COMPONENT" "${common[@]}" 'args=--quiet   --mode stub' >"$tmp/args2.json"
   run_job "$sh" "$tmp/args2.json" STAGING_CHECK_SCENARIO=pass

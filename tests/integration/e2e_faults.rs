@@ -94,6 +94,13 @@ fn a_session_killed_mid_suite_is_never_failed_and_nothing_is_left_in_the_contain
         if retries == 0 {
             assert_eq!(code, 75, "{err}");
             assert_eq!(t.front("outcome"), "transient-infra", "{log}");
+            // The summary names the failing check it saw (it once read
+            // "1 check passed before the channel was lost").
+            assert_eq!(
+                t.front("summary"),
+                "1 check passed and C4 failed before the channel was lost",
+                "{log}"
+            );
         } else {
             assert_eq!(code, 0, "a clean retry passes: {err}\n{log}");
             assert_eq!(attempts(&t.item), 2, "{log}");

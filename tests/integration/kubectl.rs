@@ -260,3 +260,121 @@ fn with_no_cluster_kubectls_own_words_are_classified() {
     assert_eq!(steps[1]["rule"], "kubectl-api-refused", "{v}");
     assert!(steps[1]["fix"].as_str().unwrap().contains("API server"));
 }
+
+/// The emulated API server (tests/data/fake_apiserver.py) for the real
+/// kubectl client: its kubeconfig, and the server killed on drop.
+struct FakeApiServer {
+    child: std::process::Child,
+    kubeconfig: std::path::PathBuf,
+}
+
+impl FakeApiServer {
+    fn start(sb: &Sandbox, phase: &str, kubelet_text: &str) -> FakeApiServer {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new("python3")
+            .arg(repo_root().join("tests/data/fake_apiserver.py"))
+            .args([phase, kubelet_text])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3 runs");
+        let mut port = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut port)
+            .unwrap();
+        let kubeconfig = sb.write(
+            &format!("kubeconfig-{}", uid("k")),
+            &format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://127.0.0.1:{}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: u\ncurrent-context: fake\nusers:\n- name: u\n  user:\n    token: t\n",
+                port.trim()
+            ),
+        );
+        FakeApiServer { child, kubeconfig }
+    }
+
+    /// `stagerun run --engine kubectl` here, against this server: (exit code, item).
+    fn run(&self, sb: &Sandbox, container: &str) -> (Option<i32>, std::path::PathBuf) {
+        let item = sb.work_item(&uid("ORCH"));
+        let out = stagerun(sb.path())
+            .arg("run")
+            .arg(&item)
+            .args(["--repo", "r", "--transport", "local", "--engine", "kubectl"])
+            .args(["--pod", "web-0", "--container", container, "--no-push"])
+            .args(["--retries", "1"])
+            .env("ORCH_STAGING_RUNNER_BACKOFF_BASE", "0.01")
+            .env("KUBECONFIG", &self.kubeconfig)
+            // A cold discovery cache of its own, as on a fresh runner.
+            .env("HOME", sb.path().join(format!("home-{}", uid("h"))))
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        (out.status.code(), item)
+    }
+}
+
+impl Drop for FakeApiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The kubectl client's minor version (1.30 and later try WebSocket first).
+fn kubectl_minor() -> Option<u32> {
+    let out = std::process::Command::new("kubectl")
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    v["clientVersion"]["minor"]
+        .as_str()?
+        .trim_end_matches('+')
+        .parse()
+        .ok()
+}
+
+/// The real kubectl client against an emulated API server: a container the
+/// pod does not have and a pod that has completed are permanent (one
+/// attempt, no retry), in kubectl's own words; the kubelet's "container not
+/// found", which kubectl >= 1.30 gets through the API server's WebSocket
+/// translator as `Internal error occurred: …` (once `unknown-exit`), is the
+/// restarting container's rule.
+#[test]
+fn real_kubectl_refusals_against_an_emulated_api_server_are_classified() {
+    if !require("kubectl client", kubectl()) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let expect = |(code, item): (Option<i32>, std::path::PathBuf), outcome: &str, rule: &str, n| {
+        let log = log_text(&item);
+        assert_eq!(code, Some(75), "{log}");
+        assert_eq!(front(&item, "outcome").as_deref(), Some(outcome), "{log}");
+        assert_eq!(front(&item, "rule").as_deref(), Some(rule), "{log}");
+        assert_eq!(attempts(&item), n, "{log}");
+    };
+    let running = FakeApiServer::start(&sb, "Running", "container not found (\"app\")");
+    expect(
+        running.run(&sb, "nosuch"),
+        "permanent-env",
+        "kubectl-container-not-valid",
+        1,
+    );
+    expect(
+        running.run(&sb, "app"),
+        "transient-infra",
+        "kubectl-container-restarting",
+        2,
+    );
+    let completed = FakeApiServer::start(&sb, "Succeeded", "container not found (\"app\")");
+    expect(
+        completed.run(&sb, "app"),
+        "permanent-env",
+        "kubectl-pod-completed",
+        1,
+    );
+    if kubectl_minor().is_some_and(|m| m < 30) {
+        eprintln!(
+            "note: this kubectl predates WebSocket exec; its \"container not found\" came over SPDY"
+        );
+    }
+}

@@ -12,6 +12,7 @@ mod dist;
 mod dist_image;
 mod e2e_docker;
 mod e2e_faults;
+mod e2e_persist;
 mod e2e_podman;
 mod e2e_preflight;
 mod e2e_reattach;

@@ -419,3 +419,39 @@ fn alert_hook_runs_on_hold_with_context_and_its_failure_changes_nothing() {
     assert!(!out_file.exists(), "no alert on SUCCESS");
     let _ = Stdio::null();
 }
+
+/// `push_branch: refs/heads/X` is the branch X (it once pushed to
+/// `refs/heads/refs/heads/X`); a ref that is not a branch is refused.
+#[test]
+fn a_full_ref_as_push_branch_is_the_branch_never_doubled() {
+    let sb = Sandbox::new();
+    let r = repo_with_remote(&sb);
+    let full = format!("refs/heads/{}", r.branch);
+    let v = out_json(
+        &run_with_push(
+            &sb,
+            &r.item,
+            "pass",
+            &[("ORCH_STAGING_RUNNER_PUSH_BRANCH", &full)],
+        )
+        .code(0),
+    );
+    assert_eq!(v["push"]["status"], "pushed", "{v}");
+    let refs = git(&r.bare, &["for-each-ref", "--format=%(refname)"]);
+    assert!(refs.lines().any(|l| l == full), "{refs}");
+    assert!(!refs.contains("refs/heads/refs/"), "{refs}");
+    let id = r.item.file_name().unwrap().to_str().unwrap();
+    let msg = git(&r.bare, &["log", "-1", "--format=%s", &full]);
+    assert!(msg.starts_with(&format!("deploy-staging({id})")), "{msg}");
+    // A tag or a remote-tracking ref is not where a log goes.
+    for other in ["refs/tags/v1", "refs/remotes/origin/main"] {
+        run_with_push(
+            &sb,
+            &r.item,
+            "pass",
+            &[("ORCH_STAGING_RUNNER_PUSH_BRANCH", other)],
+        )
+        .code(78)
+        .stderr(predicate::str::contains("not a branch"));
+    }
+}

@@ -611,12 +611,16 @@ fn a_work_item_folder_swapped_during_the_run_is_not_written() {
 #[test]
 fn ids_under_a_permissive_pattern_still_never_look_like_options() {
     let sb = Sandbox::new();
-    let item = sb.work_item("-rf");
-    sb.run_local(&item, "pass")
-        .env("ORCH_STAGING_RUNNER_ID_PATTERN", ".*")
-        .assert()
-        .code(2)
-        .stderr(predicate::str::contains("does not match the id pattern"));
+    // They match `.*`: the refusal gives the real reason, not "does not match".
+    for (id, why) in [("-rf", "starts with `-`"), ("A-1 x", "contains ' '")] {
+        let item = sb.work_item(id);
+        sb.run_local(&item, "pass")
+            .env("ORCH_STAGING_RUNNER_ID_PATTERN", ".*")
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(why))
+            .stderr(predicate::str::contains("does not match").not());
+    }
 }
 
 #[test]

@@ -309,3 +309,106 @@ fn real_suites_inside_a_container_over_ssh() {
         }
     }
 }
+
+/// A report path the suite made a FIFO, a symlink to /dev/zero or a folder
+/// is said as what it is, never "no report at …", and the verdict is HOLD.
+/// Read here, a FIFO once held stagerun in open() for ever (SIGTERM too).
+#[test]
+fn a_report_path_that_is_not_a_file_is_said_as_it_is() {
+    let sb = Sandbox::new();
+    let make = "case \"$KIND\" in fifo) mkfifo \"$REPORT\";; zero) ln -s /dev/zero \"$REPORT\";; folder) mkdir \"$REPORT\";; esac\necho 'C1 PASS looks fine'\nexit 0\n";
+    sb.write("suites/special.sh", make);
+    let cases = [
+        ("fifo", "it is a FIFO (named pipe), not a regular file"),
+        (
+            "zero",
+            "it is a symbolic link to a character device, not a regular file",
+        ),
+        ("folder", "it is a folder, not a regular file"),
+    ];
+    let check = |item: &Path, code: Option<i32>, said: &str| {
+        let log = log_text(item);
+        assert_eq!(code, Some(75), "{log}");
+        assert_eq!(front(item, "staging_status").as_deref(), Some("HOLD"));
+        let reason = front(item, "reason").unwrap_or_default();
+        assert!(reason.contains(said), "{reason}");
+        assert!(!reason.contains("no report at"), "{reason}");
+    };
+    for (kind, said) in cases {
+        let report = sb.path().join(format!("report-{kind}"));
+        let item = sb.work_item(&uid("ORCH"));
+        let out = stagerun(sb.path())
+            .arg("run")
+            .arg(&item)
+            .args([
+                "--repo",
+                "r",
+                "--transport",
+                "local",
+                "--no-push",
+                "--python",
+                "sh",
+            ])
+            .args(["--suite-format", "junit", "--retries", "0"])
+            .arg("--check-script")
+            .arg(sb.path().join("suites/special.sh"))
+            .arg("--suite-report")
+            .arg(&report)
+            .env("REPORT", &report)
+            .env("KIND", kind)
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        check(&item, out.status.code(), said);
+    }
+    // Where the suite runs (in a container, read back through the channel).
+    if !require("docker engine", Engine::Docker.available()) {
+        return;
+    }
+    let c = Container::start(
+        Engine::Docker,
+        Spec::scenario("pass").mount(&sb.path().join("suites").display().to_string(), "/suites"),
+    );
+    for (kind, said) in cases {
+        let item = sb.work_item(&uid("ORCH"));
+        let report = format!("/tmp/report-{}", uid("r").to_lowercase());
+        let out = stagerun(sb.path())
+            .arg("run")
+            .arg(&item)
+            .args([
+                "--repo",
+                "r",
+                "--transport",
+                "docker",
+                "--no-push",
+                "--python",
+                "sh",
+            ])
+            .args([
+                "--suite-format",
+                "junit",
+                "--retries",
+                "0",
+                "--container",
+                &c.name,
+            ])
+            .args([
+                "--check-script",
+                "/suites/special.sh",
+                "--suite-report",
+                &report,
+            ])
+            .env(
+                "ORCH_STAGING_RUNNER_DOCKER_OPTIONS",
+                format!("--env=REPORT={report} --env=KIND={kind}"),
+            )
+            .env(
+                "ORCH_STAGING_RUNNER_REMOTE_STATE_DIR",
+                format!("/tmp/{}", uid("s").to_lowercase()),
+            )
+            .timeout(std::time::Duration::from_secs(120))
+            .output()
+            .unwrap();
+        check(&item, out.status.code(), said);
+    }
+}

@@ -139,3 +139,44 @@ fn control_bytes_never_reach_the_log_raw() {
         "staging_status: SUCCESS"
     );
 }
+
+/// Every HOLD whose suite ended with passing checks (an ambiguous FAIL
+/// line, a TAP plan not met, a bail-out) once read "N/N PASS" next to
+/// HOLD: the summary says how far it got and that it is no verdict, and
+/// names the failing checks it saw.
+#[test]
+fn a_hold_summary_never_reads_as_a_pass() {
+    let sb = Sandbox::new();
+    let hold = |item: &std::path::Path| {
+        let summary = front(item, "summary").unwrap_or_default();
+        assert_eq!(
+            front(item, "staging_status").as_deref(),
+            Some("HOLD"),
+            "{}",
+            log_text(item)
+        );
+        assert!(!summary.contains("PASS"), "{summary}");
+        summary
+    };
+    let item = sb.work_item(&uid("ORCH"));
+    script(
+        &sb,
+        &item,
+        "C1 PASS ok\\nC2 PASS ok\\nC4 FAILED x\\n",
+        "",
+        0,
+    )
+    .code(75);
+    assert_eq!(hold(&item), "2 checks passed, not enough for a verdict");
+
+    let tap = |stdout: &str| {
+        let item = sb.work_item(&uid("ORCH"));
+        script(&sb, &item, stdout, "", 0).code(75);
+        item
+    };
+    sb.write("stagerun.yaml", "suite_format: tap\n");
+    let item = tap("1..3\\nok 1 - health\\nok 2 - db\\n");
+    assert_eq!(hold(&item), "2 checks passed, not enough for a verdict");
+    let item = tap("1..3\\nok 1 - health\\nBail out! db down\\n");
+    assert_eq!(hold(&item), "1 check passed, not enough for a verdict");
+}

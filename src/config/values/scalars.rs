@@ -217,6 +217,11 @@ text_type!(Word, "a name", |v| not_option(v));
 text_type!(Branch, "a branch name", |v| {
     if v.contains("..") || v.ends_with(".lock") || v.ends_with('/') {
         Err(format!("`{v}` is not a valid branch name"))
+    } else if v.starts_with("refs/") && !v.starts_with("refs/heads/") {
+        // A full branch ref is accepted (and pushed as that branch).
+        Err(format!(
+            "`{v}` is a ref but not a branch: give the branch name, or refs/heads/NAME"
+        ))
     } else {
         matching(v, &BRANCH_RE)
     }
