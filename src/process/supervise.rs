@@ -251,7 +251,12 @@ impl Supervisor {
         let stdin: Stdin = Arc::new(Mutex::new(stdin));
         let receipt = Some((stdin.clone(), opts.end_seen.clone()));
         for (reader, scanner, echo, receipt) in [
-            (out_r, self.out.clone(), opts.echo.map(|e| e.0), receipt.clone()),
+            (
+                out_r,
+                self.out.clone(),
+                opts.echo.map(|e| e.0),
+                receipt.clone(),
+            ),
             (err_r, self.err.clone(), opts.echo.map(|e| e.1), receipt),
         ] {
             let last = last_output.clone();

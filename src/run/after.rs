@@ -142,6 +142,7 @@ fn summary(decision: &Decision, attempts: &[Attempt]) -> String {
         _ if last.outcome.timed_out => format!("{got} before the attempt timed out"),
         _ => match last.provenance {
             Provenance::Started => format!("{got} before the channel was lost"),
+            Provenance::RunLost(_) => format!("{got} before the run was lost where it ran"),
             Provenance::Busy(_) => "the work item is busy where the suite runs".into(),
             _ => "the suite did not start".into(),
         },
@@ -372,6 +373,7 @@ mod tests {
                 fix: None,
             },
             cleanup: Cleanup::NotNeeded,
+            adopted: None,
         }
     }
 
@@ -415,6 +417,8 @@ mod tests {
             status: 0,
             how: "ok".into(),
             left: Vec::new(),
+            unverified: false,
+            report: None,
         };
         let a = attempt(1, ended, &[("C1", Status::Pass), ("C2", Status::Pass)]);
         let s = summary(&hold(), &[a]);

@@ -215,7 +215,9 @@ watch() {
 
 # stop_watch: ends the watch (timer.stop, then its sleep if it is the one
 # it said) and reaps it: a container whose PID 1 never reaps keeps every
-# orphan that dies as a zombie, and each one slows every scan of /proc
+# orphan that dies as a zombie, and each one slows every scan of /proc. A
+# watch that fired the deadline has gone already: bash's wait for a child
+# it reaped on its own waits for the next child to end, so none is waited
 stop_watch() {
   : > "$lock/timer.stop"
   timer=
@@ -223,7 +225,7 @@ stop_watch() {
   # shellcheck disable=SC2086 # the line is words
   set -- $timer
   alive "$1" "$2" && kill "$1" 2> /dev/null
-  wait "$watcher" 2> /dev/null
+  [ "$how" = deadline ] || wait "$watcher" 2> /dev/null
 }
 
 # supervise ARGV: owns the suite's life: starts it with its output in the
@@ -286,10 +288,7 @@ supervise() {
   done
   trap '' TERM ALRM
   stop_watch
-  if [ -n "$grace_watch" ]; then
-    kill -9 "$grace_watch" "$grace_sleep" 2> /dev/null
-    wait "$grace_watch" "$grace_sleep" 2> /dev/null
-  fi
+  [ -n "$grace_watch" ] && kill -9 "$grace_watch" "$grace_sleep" 2> /dev/null
   gone=none
   if leftovers; then
     signal_suite TERM

@@ -704,8 +704,16 @@ fn stop_confirms_and_says_not_running_for_other_nonces() {
         assert!(run.wait_for(":start:", Duration::from_secs(5)), "{shell:?}");
         let watcher = lock(t.path()).join("supervisor");
         let until = Instant::now() + Duration::from_secs(5);
-        while std::fs::read_to_string(&watcher).unwrap_or_default().split_whitespace().count() < 3 {
-            assert!(Instant::now() < until, "{shell:?}: the supervisor never said who it is");
+        while std::fs::read_to_string(&watcher)
+            .unwrap_or_default()
+            .split_whitespace()
+            .count()
+            < 3
+        {
+            assert!(
+                Instant::now() < until,
+                "{shell:?}: the supervisor never said who it is"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         let stop_with = |nonce: &str| {
