@@ -364,22 +364,21 @@ impl Scanner {
     /// or was killed): the suite's lines are matched only if some rule with
     /// a pattern can apply to that code.
     pub fn finish_for(mut self, suite_exit: Option<i32>, always: bool) -> Scan {
+        if self.splitter.is_some() && self.segment == Segment::Suite {
+            // The stream ended inside the suite's output (the channel lost
+            // for good): what followed the last offset marker is the
+            // channel's last words, as on a reattach.
+            self.disconnect();
+        }
         if let Some(mut s) = self.splitter.take() {
+            // Bytes held back as a possible marker's start are text.
             let mut rest = Vec::new();
             s.flush(&mut |p| {
                 if let Piece::Data(d) = p {
                     rest.extend_from_slice(d)
                 }
             });
-            let mut sink = Vec::new();
-            self.piece(Piece::Data(&rest), &mut sink);
-        }
-        if !self.held.is_empty() {
-            // The stream ended (no reattach): bytes after the last offset
-            // marker are most likely the suite's; the verdict cannot be a
-            // pass without the end marker anyway.
-            let mut sink = Vec::new();
-            self.release(self.held.len(), &mut sink);
+            self.feed_lines(&rest);
         }
         self.flush();
         if let Some((line, overflow)) = self.parked.take() {

@@ -311,8 +311,10 @@ supervise() {
   [ "$gone" = none ] && ! searchable && gone=unverified
   written=-
   if [ -n "$report" ]; then
+    # removed before the start: whatever is there now (a file, or a FIFO or
+    # folder the read-back names) is this run's
     written=absent
-    [ -f "$report" ] && written=written
+    { [ -e "$report" ] || [ -L "$report" ]; } && written=written
   fi
   echo "$code $how $gone $written end" > "$lock/status"
   following && kill -USR1 "${follower%% *}" 2> /dev/null
