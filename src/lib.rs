@@ -14,6 +14,7 @@ mod exit;
 mod fault;
 mod history;
 mod lock;
+mod model;
 mod preflight;
 mod process;
 mod report;

@@ -19,27 +19,10 @@ pub use handle::{LazySet, RulesHandle};
 pub use rules::PatternUse;
 
 use crate::config::SuiteFormat;
+pub use crate::model::Class;
 use regex::bytes::RegexSet;
 use rules::{Idx, Patterns};
 use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Class {
-    SuiteRan,
-    PermanentEnv,
-    TransientInfra,
-}
-
-impl Class {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::SuiteRan => "suite-ran",
-            Class::PermanentEnv => "permanent-env",
-            Class::TransientInfra => "transient-infra",
-        }
-    }
-}
 
 /// Where the evidence comes from (see the module docs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

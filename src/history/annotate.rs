@@ -11,43 +11,15 @@
 //! ends a cold read that would take longer (then nothing is said).
 
 use super::read::{self, Options};
-use super::score::{self, CheckStats, Label, Params, RunRef};
+use super::score::{self, CheckStats, Label, Params};
 use super::{Mark, Run, Store, parse};
 use crate::exit::Verdict;
+pub use crate::model::{CheckNote, HistoryRead};
 use crate::report::{ResultWord, RunReport};
 use crate::suite::Status;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
-
-/// What a failing check's history says, in the log, JSON, JUnit, CI.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct CheckNote {
-    /// With this run counted.
-    pub label: Label,
-    pub runs: u32,
-    pub fail: u32,
-    pub flips: u32,
-    pub flip_rate: f64,
-    /// The failure before this one.
-    pub previous_fail: Option<RunRef>,
-    pub text: String,
-}
-
-/// Where the notes came from (the run's JSON; not in the log).
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct HistoryRead {
-    /// read | none (not in a git repository) | off | timed-out | interrupted | failed
-    pub status: String,
-    pub detail: String,
-    pub repository: Option<String>,
-    /// Earlier runs of this repo found.
-    pub earlier_runs: usize,
-    /// warm | updated | cold | off
-    pub cache: String,
-    pub duration_s: f64,
-}
 
 fn plural(n: u32, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })

@@ -9,6 +9,7 @@
 //! or above the threshold over at least M runs.
 
 use super::{Mark, Run, Store, time_text};
+pub use crate::model::{Label, RunRef};
 use serde::Serialize;
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -44,32 +45,6 @@ impl Params {
             self.broken_after, self.flaky_min_runs, self.flaky_flip_rate
         )
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Label {
-    Broken,
-    Flaky,
-    Stable,
-}
-
-impl Label {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Label::Broken => "broken",
-            Label::Flaky => "flaky",
-            Label::Stable => "stable",
-        }
-    }
-}
-
-/// A run, as history names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-pub struct RunRef {
-    pub work_item: String,
-    /// When the run started (RFC 3339, UTC).
-    pub started_at: String,
 }
 
 impl RunRef {

@@ -6,28 +6,14 @@
 use crate::capture::{Scanner, Segment};
 use crate::classify::{Class, Evidence, Family, RuleSet, Scope};
 use crate::config::Settings;
+pub use crate::model::StepResult;
 use crate::process::helper::Helper;
 use crate::transport::session::Session;
 use crate::transport::{Channel, Step, Transport, environment_steps};
-use serde::Serialize;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod batch;
-
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct StepResult {
-    pub name: String,
-    pub ok: bool,
-    pub detail: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub class: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rule: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fix: Option<String>,
-    pub duration_s: f64,
-}
 
 impl StepResult {
     /// A failed step that no rule named: the step's own reading.

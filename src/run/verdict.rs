@@ -3,45 +3,8 @@
 
 use crate::classify::Class;
 use crate::exit::Verdict;
+pub use crate::model::Outcome;
 use serde::Serialize;
-
-/// What happened, in one word, for the log, JSON and JUnit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    SuiteRan,
-    PermanentEnv,
-    TransientInfra,
-    /// A signal ended the run.
-    Interrupted,
-    /// Another run holds the work item (here or where the suite runs).
-    Busy,
-    /// The verdict could not be written (see the log's state).
-    Unrecorded,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::SuiteRan => "suite-ran",
-            Outcome::PermanentEnv => "permanent-env",
-            Outcome::TransientInfra => "transient-infra",
-            Outcome::Interrupted => "interrupted",
-            Outcome::Busy => "busy",
-            Outcome::Unrecorded => "unrecorded",
-        }
-    }
-}
-
-impl From<Class> for Outcome {
-    fn from(c: Class) -> Self {
-        match c {
-            Class::SuiteRan => Outcome::SuiteRan,
-            Class::PermanentEnv => Outcome::PermanentEnv,
-            Class::TransientInfra => Outcome::TransientInfra,
-        }
-    }
-}
 
 /// Whether what an attempt started where the suite runs is known to be gone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]

@@ -7,64 +7,13 @@ pub mod checks;
 pub mod junit;
 pub mod tap;
 
-use serde::Serialize;
+pub use crate::model::{Check, Counts, Status};
 
 /// A flood of distinct ids must not grow memory without bound.
 pub const MAX_CHECKS: usize = 500;
 const MAX_DETAIL: usize = 300;
 /// Failing checks kept per attempt, for the attempt's record.
 pub const MAX_FAILED_KEPT: usize = 20;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Status {
-    Pass,
-    Fail,
-    /// A JUnit `<error>` when `junit_errors: hold`.
-    Error,
-    Waived,
-    Skip,
-    /// A TAP `not ok … # TODO`: expected to fail, not a failure.
-    Todo,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "PASS",
-            Status::Fail => "FAIL",
-            Status::Error => "ERROR",
-            Status::Waived => "WAIVED",
-            Status::Skip => "SKIP",
-            Status::Todo => "TODO",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
-pub struct Check {
-    pub id: String,
-    pub status: Status,
-    pub detail: String,
-    /// A failing check of a FAILED run: what its history says (never the verdict).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub history: Option<crate::history::annotate::CheckNote>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, schemars::JsonSchema)]
-pub struct Counts {
-    pub total: usize,
-    pub pass: usize,
-    pub fail: usize,
-    pub error: usize,
-    pub waived: usize,
-    pub skip: usize,
-    pub todo: usize,
-    /// Checks beyond the table's limit of 500: counted here, not listed.
-    pub dropped: u64,
-    /// How many of the dropped ones failed.
-    pub dropped_fail: u64,
-}
 
 #[derive(Debug, Clone, Default)]
 pub struct CheckTable {

@@ -1,0 +1,94 @@
+//! A check as the suite reported it, and what its history says.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    Pass,
+    Fail,
+    /// A JUnit `<error>` when `junit_errors: hold`.
+    Error,
+    Waived,
+    Skip,
+    /// A TAP `not ok … # TODO`: expected to fail, not a failure.
+    Todo,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Error => "ERROR",
+            Status::Waived => "WAIVED",
+            Status::Skip => "SKIP",
+            Status::Todo => "TODO",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct Check {
+    pub id: String,
+    pub status: Status,
+    pub detail: String,
+    /// A failing check of a FAILED run: what its history says (never the verdict).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history: Option<super::CheckNote>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, schemars::JsonSchema)]
+pub struct Counts {
+    pub total: usize,
+    pub pass: usize,
+    pub fail: usize,
+    pub error: usize,
+    pub waived: usize,
+    pub skip: usize,
+    pub todo: usize,
+    /// Checks beyond the table's limit of 500: counted here, not listed.
+    pub dropped: u64,
+    /// How many of the dropped ones failed.
+    pub dropped_fail: u64,
+}
+
+/// What a failing check's history says, in the log, JSON, JUnit, CI.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct CheckNote {
+    /// With this run counted.
+    pub label: Label,
+    pub runs: u32,
+    pub fail: u32,
+    pub flips: u32,
+    pub flip_rate: f64,
+    /// The failure before this one.
+    pub previous_fail: Option<RunRef>,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Label {
+    Broken,
+    Flaky,
+    Stable,
+}
+
+impl Label {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Label::Broken => "broken",
+            Label::Flaky => "flaky",
+            Label::Stable => "stable",
+        }
+    }
+}
+
+/// A run, as history names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+pub struct RunRef {
+    pub work_item: String,
+    /// When the run started (RFC 3339, UTC).
+    pub started_at: String,
+}
