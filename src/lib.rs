@@ -20,6 +20,7 @@ mod process;
 mod report;
 mod run;
 mod signals;
+mod state;
 mod suite;
 mod transport;
 mod workitem;

@@ -52,8 +52,7 @@ struct Entry {
 }
 
 fn entry_path(dir: &Path) -> Option<std::path::PathBuf> {
-    crate::run::recovery::state_dir()
-        .map(|d| d.join(format!("lock-{}.json", crate::run::recovery::dir_key(dir))))
+    crate::state::state_dir().map(|d| d.join(format!("lock-{}.json", crate::state::dir_key(dir))))
 }
 
 fn write_entry(dir: &Path, id: &str) -> Option<std::path::PathBuf> {
@@ -74,7 +73,7 @@ fn write_entry(dir: &Path, id: &str) -> Option<std::path::PathBuf> {
 
 /// Runs holding a work item's lock on this machine (this user's), oldest first.
 pub fn in_progress() -> Vec<InProgress> {
-    let Some(state) = crate::run::recovery::state_dir() else {
+    let Some(state) = crate::state::state_dir() else {
         return Vec::new();
     };
     let mut found = Vec::new();
@@ -100,7 +99,7 @@ pub fn in_progress() -> Vec<InProgress> {
             continue;
         }
         found.push(InProgress {
-            attempt: crate::run::recovery::attempt_of(Path::new(&run.dir)),
+            attempt: crate::state::attempt_of(Path::new(&run.dir)),
             work_item: run.work_item,
             dir: run.dir,
             pid: run.pid,

@@ -19,6 +19,7 @@ pub mod score;
 pub mod svg;
 
 use crate::exit::Verdict;
+pub use crate::state::fingerprint;
 use std::collections::HashMap;
 
 /// One check's result in one run, as history counts it.
@@ -194,15 +195,6 @@ impl Store {
     pub fn runs(&self) -> &[Run] {
         &self.runs
     }
-}
-
-/// FNV-1a: a fingerprint of a log's bytes, for picking between versions.
-pub fn fingerprint(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in bytes {
-        h = (h ^ *b as u64).wrapping_mul(0x100000001b3);
-    }
-    h
 }
 
 /// RFC 3339 with milliseconds, as the logs write their times.
