@@ -13,6 +13,11 @@ use std::path::{Component, Path, PathBuf};
 
 pub const LOG_FILE: &str = "15-staging-log.md";
 
+/// Beside the log: present while the last run's verdict is not recorded.
+pub fn unrecorded_marker(log: &Path) -> PathBuf {
+    log.with_file_name(format!(".{LOG_FILE}.unrecorded"))
+}
+
 #[derive(Debug, Clone)]
 pub struct WorkItem {
     /// The resolved folder.
@@ -77,7 +82,7 @@ impl WorkItem {
         let refuse =
             |why: String| Error::Usage(format!("work item `{}`: {why}", self.dir.display()));
         let log = self.log_path();
-        let marker = crate::report::staging_log::unrecorded_marker(&log);
+        let marker = unrecorded_marker(&log);
         let note = format!(
             "a run (pid {}) started at {} and ended without recording a verdict: killed, or its machine went down",
             std::process::id(),

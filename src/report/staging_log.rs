@@ -8,9 +8,9 @@ use super::escape;
 use super::{RunDetails, RunReport, staging_log_schema};
 use crate::error::describe_io;
 use crate::exit::Verdict;
-use crate::workitem::LOG_FILE;
+pub use crate::workitem::unrecorded_marker;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 pub const SCHEMA_PREFIX: &str = "stagerun.staging-log/";
 /// Versions `gate` understands.
@@ -28,11 +28,6 @@ const AFTER_WRITE: [&str; 7] = [
     "live_output_dropped_bytes",
     "history",
 ];
-
-/// Beside the log: present while the last run's verdict is not recorded.
-pub fn unrecorded_marker(log: &Path) -> PathBuf {
-    log.with_file_name(format!(".{LOG_FILE}.unrecorded"))
-}
 
 /// A fence longer than any backtick run in the text, so suite output can
 /// never close it early.
@@ -453,6 +448,7 @@ pub fn parse_verdict(text: &str) -> Result<Verdict, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workitem::LOG_FILE;
 
     #[test]
     fn malformed_logs_are_errors() {
