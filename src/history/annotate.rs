@@ -69,7 +69,7 @@ fn read_info(status: &str, detail: String, started: Instant) -> HistoryRead {
         repository: None,
         earlier_runs: 0,
         cache: "off".into(),
-        duration_s: crate::run::after::seconds(started.elapsed()),
+        duration_s: crate::model::seconds(started.elapsed()),
     }
 }
 
@@ -141,7 +141,7 @@ pub fn annotate(settings: &crate::config::Settings, dir: &Path, r: &mut RunRepor
             repository: Some(loaded.repo.top.display().to_string()),
             earlier_runs: earlier,
             cache: loaded.cache.as_str().into(),
-            duration_s: crate::run::after::seconds(started.elapsed()),
+            duration_s: crate::model::seconds(started.elapsed()),
         },
     );
 }

@@ -126,7 +126,7 @@ pub fn build(
             cache: loaded.cache.as_str().into(),
             versions_read: loaded.versions_read,
             work_tree_logs: loaded.work_tree_logs,
-            duration_s: crate::run::after::seconds(loaded.duration),
+            duration_s: crate::model::seconds(loaded.duration),
         },
     }
 }

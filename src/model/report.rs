@@ -5,6 +5,11 @@ use super::{Check, Counts, Outcome};
 use crate::exit::Verdict;
 use serde::Serialize;
 
+/// Durations are recorded in seconds to the millisecond.
+pub fn seconds(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0).round() / 1000.0
+}
+
 pub const RESULT_SCHEMA: &str = "stagerun.result/2";
 pub const STAGING_LOG_SCHEMA: &str = "stagerun.staging-log/2";
 

@@ -7,10 +7,11 @@
 //! exactly as when it ran alone, and the first step that exits nonzero ends
 //! them (every step reads a nonzero exit as a failure).
 
-use super::{Said, StepResult, judged, seconds};
+use super::{Said, StepResult, judged};
 use crate::capture::markers::{Marker, Piece, Splitter};
 use crate::classify::Class;
 use crate::config::Settings;
+use crate::model::seconds;
 use crate::process::helper::Helper;
 use crate::transport::session::Session;
 use crate::transport::{Step, Transport, ssh::remote_command, wrapper};

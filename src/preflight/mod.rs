@@ -7,6 +7,7 @@ use crate::capture::{Scanner, Segment};
 use crate::classify::{Class, Evidence, Family, RuleSet, Scope};
 use crate::config::Settings;
 pub use crate::model::StepResult;
+use crate::model::seconds;
 use crate::process::helper::Helper;
 use crate::transport::session::Session;
 use crate::transport::{Channel, Step, Transport, environment_steps};
@@ -85,10 +86,6 @@ fn worded(detail: String, stderr: &[u8]) -> String {
         said if said.is_empty() => detail,
         said => format!("{detail} — {said}"),
     }
-}
-
-fn seconds(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
 /// Runs the steps until one fails; a master that could not connect is the

@@ -7,6 +7,7 @@ use super::provenance::Provenance;
 use super::verdict::{Cleanup, Decision, Outcome};
 use super::{alert, push};
 use crate::exit::{self, Verdict};
+use crate::model::seconds;
 use crate::report::staging_log::{self, Written};
 use crate::report::{
     AdoptedRun, AttemptRecord, LogState, RESULT_SCHEMA, ReattachRecord, ResultWord, RunDetails,
@@ -16,11 +17,6 @@ use crate::suite::SuiteReport;
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// Durations are recorded in seconds to the millisecond.
-pub fn seconds(d: std::time::Duration) -> f64 {
-    (d.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
 fn attempt_record(a: &Attempt) -> AttemptRecord {
