@@ -6,6 +6,7 @@
 
 mod common;
 
+mod architecture;
 mod ci_files;
 mod config;
 mod dist;
