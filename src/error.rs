@@ -3,6 +3,17 @@
 
 use crate::exit;
 
+words! {
+    /// What ended a command without a run (the `error.kind` of `--json`).
+    pub enum ErrorKind {
+        Usage = "usage",
+        Config = "config",
+        Hold = "hold",
+        Skipped = "skipped",
+        Internal = "internal",
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Bad command line or work item (2).
@@ -34,13 +45,13 @@ impl Error {
     }
 
     /// The name used in `--json` error objects.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Usage(_) => "usage",
-            Error::Config(_) => "config",
-            Error::Hold(_) => "hold",
-            Error::Skipped(_) => "skipped",
-            Error::Internal(_) => "internal",
+            Error::Usage(_) => ErrorKind::Usage,
+            Error::Config(_) => ErrorKind::Config,
+            Error::Hold(_) => ErrorKind::Hold,
+            Error::Skipped(_) => ErrorKind::Skipped,
+            Error::Internal(_) => ErrorKind::Internal,
         }
     }
 

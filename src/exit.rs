@@ -1,7 +1,5 @@
 //! The exit-code contract the pipeline gates on (docs/contract.md, "Exit codes").
 
-use std::fmt;
-
 pub const SUCCESS: u8 = 0;
 pub const FAILED: u8 = 1;
 pub const USAGE: u8 = 2;
@@ -10,15 +8,13 @@ pub const INTERNAL: u8 = 70;
 pub const HOLD: u8 = 75;
 pub const CONFIG: u8 = 78;
 
-/// The machine verdict written as `staging_status:`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Verdict {
-    Success,
-    Failed,
-    Hold,
+words! {
+    /// The machine verdict written as `staging_status:`.
+    pub enum Verdict {
+        Success = "SUCCESS",
+        Failed = "FAILED",
+        Hold = "HOLD",
+    }
 }
 
 impl Verdict {
@@ -30,26 +26,9 @@ impl Verdict {
         }
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Success => "SUCCESS",
-            Verdict::Failed => "FAILED",
-            Verdict::Hold => "HOLD",
-        }
-    }
-
     pub fn parse(s: &str) -> Option<Verdict> {
-        match s {
-            "SUCCESS" => Some(Verdict::Success),
-            "FAILED" => Some(Verdict::Failed),
-            "HOLD" => Some(Verdict::Hold),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        [Verdict::Success, Verdict::Failed, Verdict::Hold]
+            .into_iter()
+            .find(|v| v.as_str() == s)
     }
 }

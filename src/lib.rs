@@ -3,6 +3,8 @@
 //! flow from argv to exit code.
 
 #[macro_use]
+mod words;
+#[macro_use]
 mod diag;
 mod capture;
 mod classify;

@@ -19,21 +19,10 @@ pub use handle::{LazySet, RulesHandle};
 pub use rules::PatternUse;
 
 use crate::config::SuiteFormat;
-pub use crate::model::Class;
+pub use crate::model::{Class, Scope};
 use regex::bytes::RegexSet;
 use rules::{Idx, Patterns};
 use serde::{Deserialize, Serialize};
-
-/// Where the evidence comes from (see the module docs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    Channel,
-    Suite,
-    Lost,
-    #[default]
-    Any,
-}
 
 impl Scope {
     /// The family of pattern sets this scope's evidence is matched with.
@@ -41,15 +30,6 @@ impl Scope {
         match self {
             Scope::Suite => Family::Suite,
             _ => Family::Channel,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Channel => "channel",
-            Scope::Suite => "suite",
-            Scope::Lost => "lost",
-            Scope::Any => "any",
         }
     }
 }

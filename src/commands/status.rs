@@ -100,7 +100,7 @@ fn target(s: &Settings) -> (Option<Target>, Option<String>) {
         Ok(t) => (
             Some(Target {
                 transport: t.label(),
-                channel: t.channel.name().into(),
+                channel: t.channel.name().to_string(),
                 engine: t.engine.name().as_str().into(),
                 host: t.ssh().map(|s| s.target()),
                 container: s.container.as_ref().map(|c| c.0.clone()),

@@ -14,6 +14,7 @@ use super::read::{self, Options};
 use super::score::{self, CheckStats, Label, Params};
 use super::{Mark, Run, Store, parse};
 use crate::exit::Verdict;
+use crate::model::{CacheUse, HistoryStatus};
 pub use crate::model::{CheckNote, HistoryRead};
 use crate::report::{ResultWord, RunReport};
 use crate::suite::Status;
@@ -62,13 +63,13 @@ pub fn text(now: &CheckStats, before: &CheckStats) -> String {
     }
 }
 
-fn read_info(status: &str, detail: String, started: Instant) -> HistoryRead {
+fn read_info(status: HistoryStatus, detail: String, started: Instant) -> HistoryRead {
     HistoryRead {
-        status: status.into(),
+        status,
         detail,
         repository: None,
         earlier_runs: 0,
-        cache: "off".into(),
+        cache: CacheUse::Off,
         duration_s: crate::model::seconds(started.elapsed()),
     }
 }
@@ -86,7 +87,7 @@ pub fn annotate(settings: &crate::config::Settings, dir: &Path, r: &mut RunRepor
         .unwrap_or(0);
     if !settings.history {
         let why = format!("disabled by {}", settings.source_of("history"));
-        set(r, read_info("off", why, started));
+        set(r, read_info(HistoryStatus::Off, why, started));
         return;
     }
     let opts = Options {
@@ -99,15 +100,19 @@ pub fn annotate(settings: &crate::config::Settings, dir: &Path, r: &mut RunRepor
         Ok(None) => {
             set(
                 r,
-                read_info("none", "not in a git repository".into(), started),
+                read_info(
+                    HistoryStatus::None,
+                    "not in a git repository".into(),
+                    started,
+                ),
             );
             return;
         }
         Err(stop) => {
             let status = match stop {
-                super::git::Stop::TimedOut => "timed-out",
-                super::git::Stop::Interrupted => "interrupted",
-                super::git::Stop::Failed(_) => "failed",
+                super::git::Stop::TimedOut => HistoryStatus::TimedOut,
+                super::git::Stop::Interrupted => HistoryStatus::Interrupted,
+                super::git::Stop::Failed(_) => HistoryStatus::Failed,
             };
             crate::note!("history not read ({stop}); nothing is said about the checks' history");
             set(r, read_info(status, stop.to_string(), started));
@@ -136,11 +141,11 @@ pub fn annotate(settings: &crate::config::Settings, dir: &Path, r: &mut RunRepor
     set(
         r,
         HistoryRead {
-            status: "read".into(),
+            status: HistoryStatus::Read,
             detail: format!("{earlier} earlier runs of {repo}"),
             repository: Some(loaded.repo.top.display().to_string()),
             earlier_runs: earlier,
-            cache: loaded.cache.as_str().into(),
+            cache: loaded.cache,
             duration_s: crate::model::seconds(started.elapsed()),
         },
     );

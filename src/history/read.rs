@@ -21,29 +21,7 @@ pub struct Options {
     pub cache: bool,
 }
 
-/// How the cache served this read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheUse {
-    /// Every ref as the cache saw it: no git log at all.
-    Warm,
-    /// New commits read on top of it.
-    Updated,
-    /// Everything read (no cache, an old one, or a ref rewritten).
-    Cold,
-    /// Not used.
-    Off,
-}
-
-impl CacheUse {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CacheUse::Warm => "warm",
-            CacheUse::Updated => "updated",
-            CacheUse::Cold => "cold",
-            CacheUse::Off => "off",
-        }
-    }
-}
+pub use crate::model::CacheUse;
 
 pub struct Loaded {
     pub repo: git::Repo,

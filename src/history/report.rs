@@ -56,8 +56,7 @@ pub struct Filters {
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Source {
-    /// warm (nothing new to read), updated (new commits read), cold (all read), off.
-    pub cache: String,
+    pub cache: crate::model::CacheUse,
     /// Log versions read from git this time.
     pub versions_read: usize,
     /// Logs read from the work tree (those that differ from HEAD).
@@ -123,7 +122,7 @@ pub fn build(
         filters,
         checks,
         source: Source {
-            cache: loaded.cache.as_str().into(),
+            cache: loaded.cache,
             versions_read: loaded.versions_read,
             work_tree_logs: loaded.work_tree_logs,
             duration_s: crate::model::seconds(loaded.duration),

@@ -2,29 +2,16 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Status {
-    Pass,
-    Fail,
-    /// A JUnit `<error>` when `junit_errors: hold`.
-    Error,
-    Waived,
-    Skip,
-    /// A TAP `not ok … # TODO`: expected to fail, not a failure.
-    Todo,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "PASS",
-            Status::Fail => "FAIL",
-            Status::Error => "ERROR",
-            Status::Waived => "WAIVED",
-            Status::Skip => "SKIP",
-            Status::Todo => "TODO",
-        }
+words! {
+    pub enum Status {
+        Pass = "PASS",
+        Fail = "FAIL",
+        /// A JUnit `<error>` when `junit_errors: hold`.
+        Error = "ERROR",
+        Waived = "WAIVED",
+        Skip = "SKIP",
+        /// A TAP `not ok … # TODO`: expected to fail, not a failure.
+        Todo = "TODO",
     }
 }
 
@@ -67,21 +54,13 @@ pub struct CheckNote {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Label {
-    Broken,
-    Flaky,
-    Stable,
-}
-
-impl Label {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Label::Broken => "broken",
-            Label::Flaky => "flaky",
-            Label::Stable => "stable",
-        }
+words! {
+    /// A check's history in one word (docs/history.md); ordered worst first.
+    #[derive(PartialOrd, Ord)]
+    pub enum Label {
+        Broken = "broken",
+        Flaky = "flaky",
+        Stable = "stable",
     }
 }
 

@@ -1,50 +1,41 @@
-//! What happened, in one word: the rules' class and the run's outcome.
+//! What happened, in one word each: the rules' class and scope, the run's
+//! outcome, where the suite got to, whether what it started is gone.
 
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Class {
-    SuiteRan,
-    PermanentEnv,
-    TransientInfra,
-}
-
-impl Class {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::SuiteRan => "suite-ran",
-            Class::PermanentEnv => "permanent-env",
-            Class::TransientInfra => "transient-infra",
-        }
+words! {
+    /// The rules' answer for one attempt.
+    pub enum Class {
+        SuiteRan = "suite-ran",
+        PermanentEnv = "permanent-env",
+        TransientInfra = "transient-infra",
     }
 }
 
-/// What happened, in one word, for the log, JSON and JUnit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    SuiteRan,
-    PermanentEnv,
-    TransientInfra,
-    /// A signal ended the run.
-    Interrupted,
-    /// Another run holds the work item (here or where the suite runs).
-    Busy,
-    /// The verdict could not be written (see the log's state).
-    Unrecorded,
+words! {
+    /// Where the evidence comes from: the channel's stderr and exit, the
+    /// suite's own output, or a suite whose channel was lost (`any`: a rule
+    /// for every scope).
+    #[derive(Default)]
+    pub enum Scope {
+        Channel = "channel",
+        Suite = "suite",
+        Lost = "lost",
+        #[default]
+        Any = "any",
+    }
 }
 
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::SuiteRan => "suite-ran",
-            Outcome::PermanentEnv => "permanent-env",
-            Outcome::TransientInfra => "transient-infra",
-            Outcome::Interrupted => "interrupted",
-            Outcome::Busy => "busy",
-            Outcome::Unrecorded => "unrecorded",
-        }
+words! {
+    /// What happened, in one word, for the log, JSON and JUnit.
+    pub enum Outcome {
+        SuiteRan = "suite-ran",
+        PermanentEnv = "permanent-env",
+        TransientInfra = "transient-infra",
+        /// A signal ended the run.
+        Interrupted = "interrupted",
+        /// Another run holds the work item (here or where the suite runs).
+        Busy = "busy",
+        /// The verdict could not be written (see the log's state).
+        Unrecorded = "unrecorded",
     }
 }
 
@@ -55,5 +46,39 @@ impl From<Class> for Outcome {
             Class::PermanentEnv => Outcome::PermanentEnv,
             Class::TransientInfra => Outcome::TransientInfra,
         }
+    }
+}
+
+words! {
+    /// Where the suite got to, as the markers tell it.
+    pub enum Reached {
+        /// Run directly here: seen to start and end.
+        Direct = "direct",
+        NotStarted = "not-started",
+        /// Started, never ended: the channel was lost mid-suite.
+        Lost = "lost",
+        Ended = "ended",
+        /// Another run holds the work item where the suite runs.
+        Busy = "busy",
+        StateError = "state-error",
+        /// The wrapper would not start the suite.
+        Refused = "refused",
+        /// Reattaching found no run to follow: it was lost where it ran.
+        RunLost = "run-lost",
+    }
+}
+
+words! {
+    /// Whether what an attempt started where the suite runs is known to be gone.
+    pub enum CleanupState {
+        /// Nothing was left to stop (the suite ended by itself, or never started).
+        NotNeeded = "not-needed",
+        /// A stop ran and verified that nothing of the attempt is left.
+        Confirmed = "confirmed",
+        /// Stopped, but what the suite may have started outside its group
+        /// could not be looked for where it runs.
+        Unverified = "unverified",
+        /// Could not be verified.
+        Failed = "failed",
     }
 }

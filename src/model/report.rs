@@ -1,7 +1,9 @@
 //! `RunReport`: the result of one command (its JSON schema is
 //! docs/result.schema.json).
 
-use super::{Check, Counts, Outcome};
+use super::{Check, Class, CleanupState, Counts, Outcome, Reached, Scope};
+use crate::config::{EngineName, SuiteFormat, TransportName};
+use crate::error::ErrorKind;
 use crate::exit::Verdict;
 use serde::Serialize;
 
@@ -17,16 +19,16 @@ pub fn staging_log_schema() -> &'static str {
     STAGING_LOG_SCHEMA
 }
 
-/// The verdict word in machine outputs: a run's verdict, or what ended the
-/// command without one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum ResultWord {
-    Success,
-    Failed,
-    Hold,
-    Skipped,
-    Error,
+words! {
+    /// The verdict word in machine outputs: a run's verdict, or what ended the
+    /// command without one.
+    pub enum ResultWord {
+        Success = "SUCCESS",
+        Failed = "FAILED",
+        Hold = "HOLD",
+        Skipped = "SKIPPED",
+        Error = "ERROR",
+    }
 }
 
 impl From<Verdict> for ResultWord {
@@ -39,34 +41,47 @@ impl From<Verdict> for ResultWord {
     }
 }
 
-impl ResultWord {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResultWord::Success => "SUCCESS",
-            ResultWord::Failed => "FAILED",
-            ResultWord::Hold => "HOLD",
-            ResultWord::Skipped => "SKIPPED",
-            ResultWord::Error => "ERROR",
-        }
+words! {
+    /// The channel a run used.
+    pub enum ChannelName {
+        Local = "local",
+        Ssh = "ssh",
+    }
+}
+
+words! {
+    /// Where the verdict stands: `pending` until the write is tried.
+    pub enum LogStatus {
+        Pending = "pending",
+        Written = "written",
+        Failed = "failed",
+    }
+}
+
+words! {
+    /// A step after the verdict (push, alert).
+    pub enum StepStatus {
+        Pushed = "pushed",
+        Ran = "ran",
+        Skipped = "skipped",
+        Failed = "failed",
     }
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ErrorInfo {
-    /// usage | config | hold | skipped | internal
-    pub kind: String,
+    pub kind: ErrorKind,
     pub message: String,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AttemptRecord {
     pub attempt: u32,
-    pub class: String,
+    pub class: Class,
     pub rule: String,
-    /// channel | suite | lost: which evidence the rules judged.
-    pub scope: String,
-    /// direct | not-started | lost | ended | busy | state-error
-    pub provenance: String,
+    /// Which evidence the rules judged.
+    pub scope: Scope,
+    pub provenance: Reached,
     /// The transport client's exit code (ssh, docker, …, or the suite when run directly).
     pub exit_code: Option<i32>,
     /// The suite's own exit status, when it ended.
@@ -75,8 +90,7 @@ pub struct AttemptRecord {
     pub timed_out: bool,
     pub started_at: String,
     pub duration_s: f64,
-    /// not-needed | confirmed | failed
-    pub remote_cleanup: String,
+    pub remote_cleanup: CleanupState,
     pub checks: Counts,
     /// The checks this attempt reported failing (at most 20).
     pub failed_checks: Vec<Check>,
@@ -120,8 +134,7 @@ pub struct AdoptedRun {
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct LogState {
     pub path: String,
-    /// written | failed
-    pub status: String,
+    pub status: LogStatus,
     /// What happened when it failed, and what now stands in its place.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -130,7 +143,7 @@ pub struct LogState {
 /// A step after the verdict (push, alert): pushed/ran, skipped or failed.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StepOutcome {
-    pub status: String,
+    pub status: StepStatus,
     pub detail: String,
 }
 
@@ -150,15 +163,15 @@ pub struct RunDetails {
     pub started_at: String,
     pub finished_at: String,
     pub duration_s: f64,
-    /// ssh | local | docker (channel, or the legacy local docker path)
-    pub transport: String,
-    pub channel: String,
-    pub engine: String,
-    pub suite_format: String,
+    /// The channel, or `docker` for the legacy local docker path.
+    pub transport: TransportName,
+    pub channel: ChannelName,
+    pub engine: EngineName,
+    pub suite_format: SuiteFormat,
     /// The last attempt's command, as `--dry-run` prints it.
     pub command: String,
     /// Whether what the attempts started where the suite runs is known to be gone.
-    pub remote_cleanup: String,
+    pub remote_cleanup: CleanupState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_cleanup_detail: Option<String>,
     /// A previous, killed run's leftovers this run stopped.
@@ -231,7 +244,7 @@ impl RunReport {
             exit_code: e.code(),
             reason: e.to_string(),
             error: Some(ErrorInfo {
-                kind: e.kind().into(),
+                kind: e.kind(),
                 message: e.to_string(),
             }),
             run: None,

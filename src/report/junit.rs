@@ -166,7 +166,7 @@ fn properties(w: &mut W, r: &RunReport) -> R {
         props.push(("outcome", d.outcome.as_str().to_string()));
         props.push(("rule", d.rule.clone()));
         props.push(("repo", d.repo.clone()));
-        props.push(("remote_cleanup", d.remote_cleanup.clone()));
+        props.push(("remote_cleanup", d.remote_cleanup.to_string()));
     }
     props.push(("stagerun.version", env!("CARGO_PKG_VERSION").to_string()));
     for (k, v) in &props {
@@ -231,7 +231,7 @@ fn infrastructure(w: &mut W, r: &RunReport, class: &str) -> R {
         .run
         .as_ref()
         .map(|d| d.rule.clone())
-        .or_else(|| r.error.as_ref().map(|e| e.kind.clone()))
+        .or_else(|| r.error.as_ref().map(|e| e.kind.to_string()))
         .unwrap_or_default();
     match r.verdict {
         ResultWord::Hold | ResultWord::Error => {
@@ -282,7 +282,7 @@ fn infrastructure(w: &mut W, r: &RunReport, class: &str) -> R {
             element(
                 w,
                 tag,
-                &[("type", &a.class), ("message", &message)],
+                &[("type", a.class.as_str()), ("message", &message)],
                 &failing.join("\n"),
             )?;
         }

@@ -6,8 +6,9 @@ use super::plan::Plan;
 use super::provenance::Provenance;
 use super::verdict::{Cleanup, Decision, Outcome};
 use super::{alert, push};
+use crate::config::{EngineName, TransportName};
 use crate::exit::{self, Verdict};
-use crate::model::seconds;
+use crate::model::{ChannelName, LogStatus, StepStatus, seconds};
 use crate::report::staging_log::{self, Written};
 use crate::report::{
     AdoptedRun, AttemptRecord, LogState, RESULT_SCHEMA, ReattachRecord, ResultWord, RunDetails,
@@ -22,17 +23,17 @@ fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
 fn attempt_record(a: &Attempt) -> AttemptRecord {
     AttemptRecord {
         attempt: a.number,
-        class: a.classification.class.as_str().into(),
+        class: a.classification.class,
         rule: a.classification.rule.clone(),
-        scope: a.scope.as_str().into(),
-        provenance: a.provenance.word().into(),
+        scope: a.scope,
+        provenance: a.provenance.word(),
         exit_code: a.outcome.code,
         suite_status: a.suite_status(),
         signal: a.outcome.signal.map(crate::signals::name),
         timed_out: a.outcome.timed_out,
         started_at: rfc3339(a.started_at),
         duration_s: seconds(a.outcome.duration),
-        remote_cleanup: a.cleanup.word().into(),
+        remote_cleanup: a.cleanup.word(),
         checks: a.suite.table.counts(),
         failed_checks: a.suite.table.failed_seen.clone(),
         reattaches: a.outcome.reattaches.iter().map(reattach_record).collect(),
@@ -173,8 +174,9 @@ pub fn report(plan: &Plan, attempts: &Attempts, decision: &Decision) -> RunRepor
     };
     let log_path = plan.item.log_path().display().to_string();
     let legacy_transport = match (plan.transport.channel.name(), plan.transport.engine.name()) {
-        ("local", crate::config::EngineName::Docker) => "docker",
-        (channel, _) => channel,
+        (ChannelName::Local, EngineName::Docker) => TransportName::Docker,
+        (ChannelName::Local, _) => TransportName::Local,
+        (ChannelName::Ssh, _) => TransportName::Ssh,
     };
     RunReport {
         schema: RESULT_SCHEMA.into(),
@@ -195,12 +197,12 @@ pub fn report(plan: &Plan, attempts: &Attempts, decision: &Decision) -> RunRepor
             started_at: rfc3339(plan.started_at),
             finished_at: rfc3339(chrono::Utc::now()),
             duration_s: seconds(plan.clock.elapsed()),
-            transport: legacy_transport.into(),
-            channel: plan.transport.channel.name().into(),
-            engine: plan.transport.engine.name().as_str().into(),
-            suite_format: s.suite_format.as_str().into(),
+            transport: legacy_transport,
+            channel: plan.transport.channel.name(),
+            engine: plan.transport.engine.name(),
+            suite_format: s.suite_format,
             command: plan.display_command(last.and_then(|a| a.nonce.as_deref()).unwrap_or("")),
-            remote_cleanup: cleanup.word().into(),
+            remote_cleanup: cleanup.word(),
             remote_cleanup_detail: match &cleanup {
                 Cleanup::Failed(why) | Cleanup::Unverified(why) => Some(why.clone()),
                 _ => None,
@@ -221,13 +223,13 @@ pub fn report(plan: &Plan, attempts: &Attempts, decision: &Decision) -> RunRepor
             preflight: attempts.preflight.clone(),
             log: LogState {
                 path: log_path.clone(),
-                status: "pending".into(),
+                status: LogStatus::Pending,
                 detail: None,
             },
             log_path,
             log_written: false,
             push: StepOutcome {
-                status: "skipped".into(),
+                status: StepStatus::Skipped,
                 detail: "not attempted".into(),
             },
             alert: None,
@@ -265,7 +267,7 @@ pub fn record(plan: &Plan, lock: &crate::lock::WorkItemLock, r: &mut RunReport) 
             // The new verdict stands: an older "not recorded" marker goes.
             let _ = std::fs::remove_file(staging_log::unrecorded_marker(&log));
             d.log_written = true;
-            d.log.status = "written".into();
+            d.log.status = LogStatus::Written;
             if let Written::NotDurable(why) = written {
                 let msg = format!(
                     "the new log was renamed into place, but syncing its folder failed ({why}): readers see the new verdict; a crash now could bring back the previous log"
@@ -279,7 +281,7 @@ pub fn record(plan: &Plan, lock: &crate::lock::WorkItemLock, r: &mut RunReport) 
                 &log,
                 &format!("{suite_verdict} could not be recorded: {why}"),
             );
-            d.log.status = "failed".into();
+            d.log.status = LogStatus::Failed;
             d.log.detail = Some(format!("{why}; {stands}"));
             d.outcome = Outcome::Unrecorded;
             d.fix = Some("Free space or fix permissions in the work item folder, then run again; until then the gate reads HOLD.".into());
@@ -304,13 +306,16 @@ pub fn notify(plan: &Plan, r: &mut RunReport, interrupted: bool, signals_since: 
         _ => None,
     };
     let push = if !d.log_written {
-        step("skipped", "log not written")
+        step(StepStatus::Skipped, "log not written")
     } else if interrupted {
-        step("skipped", "run interrupted")
+        step(StepStatus::Skipped, "run interrupted")
     } else if !s.push {
-        step("skipped", &format!("disabled by {}", s.source_of("push")))
+        step(
+            StepStatus::Skipped,
+            &format!("disabled by {}", s.source_of("push")),
+        )
     } else if crate::signals::count() > signals_since {
-        step("skipped", "interrupted before the push")
+        step(StepStatus::Skipped, "interrupted before the push")
     } else {
         let message = format!(
             "deploy-staging({}): staging gate {} ({})",
@@ -325,7 +330,7 @@ pub fn notify(plan: &Plan, r: &mut RunReport, interrupted: bool, signals_since: 
             connect_timeout: s.connect_timeout.0,
             signals_since,
         });
-        if out.status == "failed" {
+        if out.status == StepStatus::Failed {
             crate::warn!("push failed (verdict unchanged): {}", out.detail);
         }
         out
@@ -337,9 +342,9 @@ pub fn notify(plan: &Plan, r: &mut RunReport, interrupted: bool, signals_since: 
     }
 }
 
-fn step(status: &str, detail: &str) -> StepOutcome {
+fn step(status: StepStatus, detail: &str) -> StepOutcome {
     StepOutcome {
-        status: status.into(),
+        status,
         detail: detail.into(),
     }
 }

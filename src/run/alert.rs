@@ -1,6 +1,7 @@
 //! The alert hook: a shell command run on HOLD so a person looks. Bounded in
 //! time, ended early by a signal; its failure never changes the verdict.
 
+use crate::model::StepStatus;
 use crate::process::helper::Helper;
 use crate::report::{RunReport, StepOutcome};
 use std::time::Duration;
@@ -28,14 +29,14 @@ pub fn run(command: &str, r: &RunReport, signals_since: usize) -> StepOutcome {
     let out = h.run();
     if out.success() {
         StepOutcome {
-            status: "ran".into(),
+            status: StepStatus::Ran,
             detail: "alert hook exited 0".into(),
         }
     } else {
         let msg = out.failure("alert hook");
         crate::warn!("{msg} (verdict unchanged)");
         StepOutcome {
-            status: "failed".into(),
+            status: StepStatus::Failed,
             detail: msg,
         }
     }

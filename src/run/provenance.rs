@@ -5,6 +5,7 @@ use super::plan::Plan;
 use crate::capture::markers::Marker;
 use crate::capture::{Scan, Scanner, Segment};
 use crate::classify::{Class, Classification, Evidence, Scope};
+use crate::model::Reached;
 use crate::process::supervise::Outcome;
 use crate::suite::SuiteReport;
 
@@ -34,16 +35,16 @@ pub enum Provenance {
 }
 
 impl Provenance {
-    pub fn word(&self) -> &'static str {
+    pub fn word(&self) -> Reached {
         match self {
-            Provenance::Direct => "direct",
-            Provenance::NotStarted => "not-started",
-            Provenance::Started => "lost",
-            Provenance::Ended { .. } => "ended",
-            Provenance::Busy(_) => "busy",
-            Provenance::StateError(_) => "state-error",
-            Provenance::Refused(_) => "refused",
-            Provenance::RunLost(_) => "run-lost",
+            Provenance::Direct => Reached::Direct,
+            Provenance::NotStarted => Reached::NotStarted,
+            Provenance::Started => Reached::Lost,
+            Provenance::Ended { .. } => Reached::Ended,
+            Provenance::Busy(_) => Reached::Busy,
+            Provenance::StateError(_) => Reached::StateError,
+            Provenance::Refused(_) => Reached::Refused,
+            Provenance::RunLost(_) => Reached::RunLost,
         }
     }
 }

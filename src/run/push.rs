@@ -3,6 +3,7 @@
 //! ended early by a signal; a failure is reported and never changes the
 //! verdict or the exit code. The user's own git ssh settings win.
 
+use crate::model::StepStatus;
 use crate::process::helper::Helper;
 use crate::report::StepOutcome;
 use std::path::Path;
@@ -18,9 +19,9 @@ pub struct Request<'a> {
     pub signals_since: usize,
 }
 
-fn outcome(status: &str, detail: impl Into<String>) -> StepOutcome {
+fn outcome(status: StepStatus, detail: impl Into<String>) -> StepOutcome {
     StepOutcome {
-        status: status.into(),
+        status,
         detail: detail.into(),
     }
 }
@@ -111,7 +112,7 @@ pub fn push(req: &Request) -> StepOutcome {
         signals_since: req.signals_since,
     };
     if let Err(e) = git.run(&["rev-parse", "--is-inside-work-tree"]) {
-        return outcome("skipped", format!("not in a git work tree ({e})"));
+        return outcome(StepStatus::Skipped, format!("not in a git work tree ({e})"));
     }
     // Only when the user set no ssh command of their own (a deploy key, a
     // known_hosts file): add ours, which never prompts.
@@ -134,7 +135,7 @@ pub fn push(req: &Request) -> StepOutcome {
         Err(failed) => return failed,
     };
     if let Err(e) = commit(req, &git, file) {
-        return outcome("failed", e);
+        return outcome(StepStatus::Failed, e);
     }
     push_branch(req, &git, &branch)
 }
@@ -151,7 +152,7 @@ fn branch(req: &Request, git: &Git) -> Result<String, StepOutcome> {
                 Some(b) => b,
                 None => {
                     return Err(outcome(
-                        "failed",
+                        StepStatus::Failed,
                         "HEAD is detached and neither push_branch nor a CI branch variable (CI_COMMIT_REF_NAME, GITHUB_HEAD_REF, GITHUB_REF_NAME) is set",
                     ));
                 }
@@ -189,7 +190,7 @@ fn commit(req: &Request, git: &Git, file: &str) -> Result<(), String> {
 fn push_branch(req: &Request, git: &Git, branch: &str) -> StepOutcome {
     let refspec = format!("HEAD:refs/heads/{branch}");
     match git.run(&["push", "--quiet", "--", req.remote, &refspec]) {
-        Ok(_) => outcome("pushed", format!("{} {branch}", req.remote)),
+        Ok(_) => outcome(StepStatus::Pushed, format!("{} {branch}", req.remote)),
         Err(e)
             if e.contains("non-fast-forward")
                 || e.contains("fetch first")
@@ -202,15 +203,18 @@ fn push_branch(req: &Request, git: &Git, branch: &str) -> StepOutcome {
                 .and_then(|_| git.run(&["push", "--quiet", "--", req.remote, &refspec]));
             match rebased {
                 Ok(_) => outcome(
-                    "pushed",
+                    StepStatus::Pushed,
                     format!("{} {branch} (rebased onto the remote once)", req.remote),
                 ),
                 Err(e2) => {
                     let _ = git.run(&["rebase", "--abort"]);
-                    outcome("failed", format!("{e}; rebasing once did not help: {e2}"))
+                    outcome(
+                        StepStatus::Failed,
+                        format!("{e}; rebasing once did not help: {e2}"),
+                    )
                 }
             }
         }
-        Err(e) => outcome("failed", e),
+        Err(e) => outcome(StepStatus::Failed, e),
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::classify::Class;
 use crate::exit::Verdict;
+use crate::model::CleanupState;
 pub use crate::model::Outcome;
 use serde::Serialize;
 
@@ -22,12 +23,12 @@ pub enum Cleanup {
 }
 
 impl Cleanup {
-    pub fn word(&self) -> &'static str {
+    pub fn word(&self) -> CleanupState {
         match self {
-            Cleanup::NotNeeded => "not-needed",
-            Cleanup::Confirmed => "confirmed",
-            Cleanup::Unverified(_) => "unverified",
-            Cleanup::Failed(_) => "failed",
+            Cleanup::NotNeeded => CleanupState::NotNeeded,
+            Cleanup::Confirmed => CleanupState::Confirmed,
+            Cleanup::Unverified(_) => CleanupState::Unverified,
+            Cleanup::Failed(_) => CleanupState::Failed,
         }
     }
     /// The worst of several attempts' cleanups.
@@ -166,8 +167,8 @@ pub fn decide(
 
 /// `run --preflight` stopped at a failing step: HOLD, the suite never ran.
 pub fn preflight_failed(step: &crate::preflight::StepResult) -> Decision {
-    let outcome = match step.class.as_deref() {
-        Some("transient-infra") => Outcome::TransientInfra,
+    let outcome = match step.class {
+        Some(Class::TransientInfra) => Outcome::TransientInfra,
         _ => Outcome::PermanentEnv,
     };
     Decision {
@@ -275,6 +276,6 @@ mod tests {
         let all = [Cleanup::NotNeeded, Cleanup::Confirmed, Cleanup::NotNeeded];
         assert_eq!(Cleanup::worst(all.iter()), Cleanup::Confirmed);
         let all = [Cleanup::Failed("x".into()), Cleanup::Confirmed];
-        assert_eq!(Cleanup::worst(all.iter()).word(), "failed");
+        assert_eq!(Cleanup::worst(all.iter()).word(), CleanupState::Failed);
     }
 }

@@ -15,6 +15,7 @@ pub mod wrapper;
 use crate::classify::Class;
 use crate::config::{EngineName, Settings, TransportName};
 use crate::error::{Error, Result};
+use crate::model::ChannelName;
 use std::path::Path;
 
 /// A preflight step run through the channel: `argv` at the engine's level,
@@ -48,10 +49,10 @@ pub enum Channel {
 }
 
 impl Channel {
-    pub fn name(&self) -> &'static str {
+    pub fn name(&self) -> ChannelName {
         match self {
-            Channel::Local => "local",
-            Channel::Ssh(_) => "ssh",
+            Channel::Local => ChannelName::Local,
+            Channel::Ssh(_) => ChannelName::Ssh,
         }
     }
 }
