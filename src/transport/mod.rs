@@ -2,12 +2,13 @@
 //! host over ssh) times an engine (docker, podman, kubectl, or none). The
 //! engine says how to enter the suite's environment; the channel says where
 //! that command runs. `Transport::for_settings` is the one place that maps
-//! configuration to a channel and an engine; a new engine is one file.
+//! configuration to a channel and an engine. A docker-like engine is one
+//! `Cli` value in container.rs; another kind of engine is a file
+//! implementing `Engine` (docs/architecture.md, "Add an engine").
 
-mod docker;
+mod container;
 mod kubectl;
 mod none;
-mod podman;
 pub mod session;
 pub mod ssh;
 pub mod wrapper;
@@ -85,8 +86,12 @@ impl Transport {
         }
         let engine_name = s.engine.unwrap_or(implied_engine);
         let engine: Box<dyn Engine> = match engine_name {
-            EngineName::Docker => Box::new(docker::Docker::from_settings(s)?),
-            EngineName::Podman => Box::new(podman::Podman::from_settings(s)?),
+            EngineName::Docker => {
+                Box::new(container::Container::from_settings(&container::DOCKER, s)?)
+            }
+            EngineName::Podman => {
+                Box::new(container::Container::from_settings(&container::PODMAN, s)?)
+            }
             EngineName::Kubectl => Box::new(kubectl::Kubectl::from_settings(s)?),
             EngineName::None => Box::new(none::NoEngine),
         };
