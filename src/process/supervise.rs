@@ -8,9 +8,12 @@
 //! channel): the scanners live in the `Supervisor` across them, so the
 //! suite's output is one stream however often the channel came back.
 
+mod spawn;
+
 use super::group;
 use crate::capture::{Scan, Scanner};
 use crate::diag::{self, Stream};
+use spawn::spawn;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
@@ -339,64 +342,6 @@ fn finish_scans(o: &mut Outcome, out_scanner: &Shared, err_scanner: &Shared, sta
     o.duration = start.elapsed();
 }
 
-/// Starts `argv` in its own process group, its output on two pipes.
-type Spawned = (
-    duct::Handle,
-    os_pipe::PipeReader,
-    os_pipe::PipeReader,
-    Option<os_pipe::PipeWriter>,
-);
-
-fn spawn(argv: &[String], opts: &Options) -> Result<Spawned, String> {
-    let pipes = os_pipe::pipe().and_then(|o| os_pipe::pipe().map(|e| (o, e)));
-    let ((out_r, out_w), (err_r, err_w)) = pipes.map_err(|e| e.to_string())?;
-    widen_pipe(&out_r);
-    widen_pipe(&err_r);
-    let mut stdin_w = None;
-    let mut expr = duct::cmd(&argv[0], &argv[1..]);
-    expr = match opts.keepalive {
-        Some(_) => {
-            let (r, w) = os_pipe::pipe().map_err(|e| e.to_string())?;
-            // Our end never blocks: a keepalive that does not fit is not needed.
-            set_nonblocking(&w);
-            stdin_w = Some(w);
-            expr.stdin_file(r)
-        }
-        None => expr.stdin_null(),
-    };
-    let mut expr = expr
-        .stdout_file(out_w)
-        .stderr_file(err_w)
-        .unchecked()
-        .before_spawn(|cmd| {
-            super::own_group_dying_with_us(cmd, libc::SIGKILL);
-            Ok(())
-        });
-    for (k, v) in &opts.env {
-        expr = expr.env(k, v);
-    }
-    if let Some(tag) = &opts.tag {
-        expr = expr.env(group::TAG_VAR, tag);
-        group::adopt_orphans(true);
-    }
-    let handle = expr.start();
-    // Our copies of the pipes' write ends must close, or EOF never comes.
-    drop(expr);
-    let handle = handle.map_err(|e| crate::error::describe_io(&e))?;
-    Ok((handle, out_r, err_r, stdin_w))
-}
-
-fn set_nonblocking(w: &os_pipe::PipeWriter) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: fcntl on a pipe fd we own; failure leaves it blocking.
-    unsafe {
-        let flags = libc::fcntl(w.as_raw_fd(), libc::F_GETFL);
-        if flags >= 0 {
-            libc::fcntl(w.as_raw_fd(), libc::F_SETFL, flags | libc::O_NONBLOCK);
-        }
-    }
-}
-
 /// Waits for the command to exit, the deadline, a signal, or a client that
 /// lingers after the end marker; shows progress meanwhile. None: it did not
 /// exit by itself.
@@ -520,14 +465,4 @@ fn drained(done_rx: &mpsc::Receiver<()>, hurry: &dyn Fn() -> bool) -> usize {
         }
     }
     drained
-}
-
-/// A 1 MiB pipe instead of the default 64 KiB: a flooding suite then costs
-/// far fewer context switches. Best effort; the kernel may cap it.
-fn widen_pipe(pipe: &os_pipe::PipeReader) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: F_SETPIPE_SZ on a pipe fd we own; failure leaves it as it was.
-    unsafe {
-        libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
-    }
 }

@@ -194,5 +194,4 @@ mod tests {
 /// The wrapper itself, run by real shells (dash, bash, busybox when
 /// present) as a session leader, the way `docker exec` starts it.
 #[cfg(test)]
-#[path = "wrapper_shells.rs"]
 mod shells;
