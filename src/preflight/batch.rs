@@ -12,7 +12,7 @@ use crate::capture::markers::{Marker, Piece, Splitter};
 use crate::classify::Class;
 use crate::config::Settings;
 use crate::model::seconds;
-use crate::process::helper::Helper;
+use crate::process::helper::{Helper, HelperOutput};
 use crate::transport::session::Session;
 use crate::transport::{Step, Transport, ssh::remote_command, wrapper};
 use std::time::{Duration, Instant};
@@ -85,9 +85,44 @@ pub(super) fn run(
             return vec![r];
         }
     };
+    let ran = run_once(&argv, s, steps.len(), session.as_deref_mut(), &nonce);
+    let results = judge_each(rules, steps, &ran, start, on_step);
+    // Cut off before its last marker: something may still run there.
+    let cut_off = ran.out.timed_out || ran.out.interrupted || ran.code == Some(255);
+    if cut_off
+        && ran.stdout.frames.len().min(ran.stderr.frames.len()) < steps.len()
+        && let Some(who) = ran.who()
+    {
+        stop(t, s, session, &nonce, &who);
+    }
+    results
+}
+
+/// What the one remote command of all steps gave, split at the markers.
+struct Ran {
+    out: HelperOutput,
+    code: Option<i32>,
+    stdout: Framed,
+    stderr: Framed,
+    limit: Duration,
+}
+
+impl Ran {
+    fn who(&self) -> Option<[String; 3]> {
+        self.stderr.who.clone().or_else(|| self.stdout.who.clone())
+    }
+}
+
+fn run_once(
+    argv: &[String],
+    s: &Settings,
+    steps: usize,
+    session: Option<&mut Session>,
+    nonce: &str,
+) -> Ran {
     let limit =
-        s.connect_timeout.0 + Duration::from_secs(20) + Duration::from_secs(2) * steps.len() as u32;
-    let mut helper = Helper::new(argv.clone(), limit);
+        s.connect_timeout.0 + Duration::from_secs(20) + Duration::from_secs(2) * steps as u32;
+    let mut helper = Helper::new(argv.to_vec(), limit);
     helper.capture = CAPTURE;
     let out = helper.run();
     let code = if out.spawn_error.is_some() {
@@ -100,19 +135,29 @@ pub(super) fn run(
         // Over a master, ssh's own words on a lost connection ("Connection
         // … closed", "Timeout, server … not responding") are the master's.
         None if code == Some(255) => {
-            let master = session
-                .as_deref_mut()
-                .map(|s| s.take_log())
-                .unwrap_or_default();
+            let master = session.map(|s| s.take_log()).unwrap_or_default();
             [out.stderr.as_slice(), master.as_bytes()].concat()
         }
         None => out.stderr.clone(),
     };
-    let out_framed = framed(&out.stdout, &nonce);
-    let err_framed = framed(&stderr, &nonce);
-    let who = err_framed.who.clone().or_else(|| out_framed.who.clone());
-    let (outs, errs) = (&out_framed.frames, &err_framed.frames);
-    let (out_rest, err_rest) = (out_framed.rest.as_slice(), err_framed.rest.as_slice());
+    Ran {
+        stdout: framed(&out.stdout, nonce),
+        stderr: framed(&stderr, nonce),
+        out,
+        code,
+        limit,
+    }
+}
+
+/// Each step judged from its own frames, in order, until one fails.
+fn judge_each(
+    rules: &crate::classify::RulesHandle,
+    steps: &[Step],
+    ran: &Ran,
+    start: Instant,
+    mut on_step: impl FnMut(&StepResult),
+) -> Vec<StepResult> {
+    let (outs, errs) = (&ran.stdout.frames, &ran.stderr.frames);
     let mut results = Vec::new();
     for (i, step) in steps.iter().enumerate() {
         let finished = outs.get(i).zip(errs.get(i));
@@ -123,7 +168,7 @@ pub(super) fn run(
                     timed_out: false,
                     stdout: &o.output,
                     stderr: &e.output,
-                    limit,
+                    limit: ran.limit,
                     // the status the step's own command ended with
                     via_ssh: false,
                 };
@@ -131,15 +176,15 @@ pub(super) fn run(
             }
             None => {
                 let said = Said {
-                    code,
-                    timed_out: out.timed_out,
-                    stdout: outs.get(i).map_or(out_rest, |f| &f.output),
-                    stderr: errs.get(i).map_or(err_rest, |f| &f.output),
-                    limit,
+                    code: ran.code,
+                    timed_out: ran.out.timed_out,
+                    stdout: outs.get(i).map_or(&ran.stdout.rest, |f| &f.output),
+                    stderr: errs.get(i).map_or(&ran.stderr.rest, |f| &f.output),
+                    limit: ran.limit,
                     via_ssh: true,
                 };
-                let started = who.is_some() || !errs.is_empty();
-                unfinished(rules, step, &said, &out, started, start)
+                let started = ran.who().is_some() || !errs.is_empty();
+                unfinished(rules, step, &said, &ran.out, started, start)
             }
         };
         // The steps share one command; its time is on the first.
@@ -154,14 +199,6 @@ pub(super) fn run(
         if !ok {
             break;
         }
-    }
-    // Cut off before its last marker: something may still run there.
-    let cut_off = out.timed_out || out.interrupted || code == Some(255);
-    if cut_off
-        && outs.len().min(errs.len()) < steps.len()
-        && let Some(who) = who
-    {
-        stop(t, s, session, &nonce, &who);
     }
     results
 }

@@ -157,21 +157,22 @@ fn summary(decision: &Decision, attempts: &[Attempt]) -> String {
     }
 }
 
+/// The last attempt's output tails; the channel's stderr too when the
+/// suite did not end.
+fn tails(a: &Attempt) -> (String, String) {
+    let mut err = a.outcome.stderr.suite_tail.text();
+    if !matches!(a.provenance, Provenance::Ended { .. } | Provenance::Direct) {
+        err.push_str(&a.outcome.stderr.channel_tail.text());
+    }
+    (a.outcome.stdout.suite_tail.text(), err)
+}
+
 pub fn report(plan: &Plan, attempts: &Attempts, decision: &Decision) -> RunReport {
     let s = &plan.settings;
     let last = attempts.list.last();
     let suite = last.map(|a| a.suite.clone()).unwrap_or_default();
     let cleanup = Cleanup::worst(attempts.list.iter().map(|a| &a.cleanup));
-    let (stdout_tail, stderr_tail) = match last {
-        Some(a) => {
-            let mut err = a.outcome.stderr.suite_tail.text();
-            if !matches!(a.provenance, Provenance::Ended { .. } | Provenance::Direct) {
-                err.push_str(&a.outcome.stderr.channel_tail.text());
-            }
-            (a.outcome.stdout.suite_tail.text(), err)
-        }
-        None => (String::new(), String::new()),
-    };
+    let (stdout_tail, stderr_tail) = last.map(tails).unwrap_or_default();
     let log_path = plan.item.log_path().display().to_string();
     let legacy_transport = match (plan.transport.channel.name(), plan.transport.engine.name()) {
         (ChannelName::Local, EngineName::Docker) => TransportName::Docker,

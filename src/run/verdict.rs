@@ -107,25 +107,7 @@ pub fn decide(
         };
     };
     if let Some(sig) = interrupted {
-        let what = match &cleanup {
-            Cleanup::Confirmed => "the suite was stopped (confirmed where it runs)".to_string(),
-            Cleanup::NotNeeded => "nothing of the suite was left running".to_string(),
-            Cleanup::Unverified(why) => format!(
-                "the suite was stopped, but whether it left anything outside its group could not be checked where it runs: {why}"
-            ),
-            Cleanup::Failed(why) => {
-                format!("the suite could NOT be confirmed stopped where it runs: {why}")
-            }
-        };
-        return Decision {
-            verdict: Verdict::Hold,
-            outcome: Outcome::Interrupted,
-            rule: "interrupted".into(),
-            reason: format!("stagerun received {sig}; {what}"),
-            fix: Some(
-                "The run was cancelled (CI job cancelled, Ctrl-C, shutdown); run it again.".into(),
-            ),
-        };
+        return cancelled(sig, &cleanup);
     }
     if let Some(other) = &last.busy {
         return Decision {
@@ -162,6 +144,29 @@ pub fn decide(
         rule: last.rule.clone(),
         reason,
         fix: last.fix.clone(),
+    }
+}
+
+/// A signal ended the run: HOLD, saying honestly what was stopped.
+fn cancelled(sig: &str, cleanup: &Cleanup) -> Decision {
+    let what = match cleanup {
+        Cleanup::Confirmed => "the suite was stopped (confirmed where it runs)".to_string(),
+        Cleanup::NotNeeded => "nothing of the suite was left running".to_string(),
+        Cleanup::Unverified(why) => format!(
+            "the suite was stopped, but whether it left anything outside its group could not be checked where it runs: {why}"
+        ),
+        Cleanup::Failed(why) => {
+            format!("the suite could NOT be confirmed stopped where it runs: {why}")
+        }
+    };
+    Decision {
+        verdict: Verdict::Hold,
+        outcome: Outcome::Interrupted,
+        rule: "interrupted".into(),
+        reason: format!("stagerun received {sig}; {what}"),
+        fix: Some(
+            "The run was cancelled (CI job cancelled, Ctrl-C, shutdown); run it again.".into(),
+        ),
     }
 }
 
