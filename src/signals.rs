@@ -41,23 +41,41 @@ fn interrupts() -> impl Iterator<Item = i32> {
         .chain(libc::SIGRTMIN()..=libc::SIGRTMAX())
 }
 
+extern "C" fn interrupted(sig: libc::c_int) {
+    LAST.store(sig, Ordering::SeqCst);
+    COUNT.fetch_add(1, Ordering::SeqCst);
+}
+
+extern "C" fn nothing(_: libc::c_int) {}
+
+/// One `sigaction` per signal: signal-hook's registry copied its table on
+/// every registration, ~40 % of a short run's user-space instructions for
+/// the 46 signals here (docs/performance.md). Nothing else in stagerun
+/// handles these signals, so there is no earlier handler to chain to.
+fn handle(sig: libc::c_int, handler: extern "C" fn(libc::c_int)) -> std::io::Result<()> {
+    // SAFETY: a zeroed sigaction is a valid empty one; the handlers only
+    // touch atomics, which is async-signal-safe. SA_RESTART as before: an
+    // interrupted read or write goes on, and every wait polls `count()`.
+    unsafe {
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = handler as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        if libc::sigaction(sig, &action, std::ptr::null_mut()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 pub fn install() -> std::io::Result<()> {
     if INSTALLED.get().is_some() {
         return Ok(());
     }
     for sig in interrupts() {
-        // SAFETY: the handler only touches atomics, which is async-signal-safe.
-        unsafe {
-            signal_hook::low_level::register(sig, move || {
-                LAST.store(sig, Ordering::SeqCst);
-                COUNT.fetch_add(1, Ordering::SeqCst);
-            })?;
-        }
+        handle(sig, interrupted)?;
     }
-    // SAFETY: an empty handler is async-signal-safe.
-    unsafe {
-        signal_hook::low_level::register(libc::SIGXFSZ, || {})?;
-    }
+    handle(libc::SIGXFSZ, nothing)?;
     let _ = INSTALLED.set(());
     Ok(())
 }
