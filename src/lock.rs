@@ -62,7 +62,7 @@ fn write_entry(dir: &Path, id: &str) -> Option<std::path::PathBuf> {
         work_item: id.to_string(),
         dir: dir.display().to_string(),
         pid,
-        pid_start: crate::process::group::start_time(pid),
+        pid_start: crate::process::group::own_start_time(),
         since: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     };
     let tmp = path.with_extension("json.tmp");

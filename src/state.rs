@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 pub struct Record {
@@ -20,8 +21,14 @@ pub struct Record {
     pub attempt: u32,
 }
 
-/// `$XDG_RUNTIME_DIR/stagerun` or `/tmp/stagerun-UID`, private to us.
+/// `$XDG_RUNTIME_DIR/stagerun` or `/tmp/stagerun-UID`, private to us;
+/// looked up (created, its owner and mode checked) once per process.
 pub fn state_dir() -> Option<PathBuf> {
+    static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
+    DIR.get_or_init(find_state_dir).clone()
+}
+
+fn find_state_dir() -> Option<PathBuf> {
     // SAFETY: getuid has no preconditions.
     let uid = unsafe { libc::getuid() };
     let dir = match std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {

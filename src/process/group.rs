@@ -48,6 +48,12 @@ pub fn state_and_group(stat: &str) -> Option<(&str, i32)> {
 }
 
 /// Process start time (clock ticks after boot), to tell a pid from its reuse.
+/// This process's start time, read once.
+pub fn own_start_time() -> Option<u64> {
+    static OWN: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *OWN.get_or_init(|| start_time(std::process::id() as i32))
+}
+
 pub fn start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let close = stat.rfind(')')?;

@@ -19,7 +19,7 @@ impl Recorder {
             path: state_dir().map(|d| d.join(format!("run-{}.json", dir_key(dir)))),
             record: Record {
                 pid,
-                pid_start: crate::process::group::start_time(pid),
+                pid_start: crate::process::group::own_start_time(),
                 ..Record::default()
             },
         }
