@@ -201,6 +201,22 @@ pub fn session(
     open_shared(ssh, socket, persist, signals_since)
 }
 
+/// Both ssh's stderr (before it goes to the background) and its log (-E:
+/// once in the background its stderr is /dev/null) append to one file.
+fn master_log(socket: &std::path::Path) -> Result<(PathBuf, std::fs::File), OpenFailure> {
+    let log = socket.with_extension("log");
+    let _ = std::fs::remove_file(&log);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| OpenFailure {
+            stderr: format!("stagerun: cannot create {}: {e}", log.display()),
+            ..OpenFailure::default()
+        })?;
+    Ok((log, file))
+}
+
 /// Starts a shared master on `socket` and waits until ssh has put it in the
 /// background.
 fn open_shared(
@@ -209,18 +225,7 @@ fn open_shared(
     persist: Duration,
     signals_since: usize,
 ) -> Result<Session, OpenFailure> {
-    let log = socket.with_extension("log");
-    // Both ssh's stderr (before it goes to the background) and its log
-    // (-E: once in the background its stderr is /dev/null) append here.
-    let _ = std::fs::remove_file(&log);
-    let log_file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log)
-        .map_err(|e| OpenFailure {
-            stderr: format!("stagerun: cannot create {}: {e}", log.display()),
-            ..OpenFailure::default()
-        })?;
+    let (log, log_file) = master_log(&socket)?;
     let argv = ssh.base(&[
         "-M".into(),
         "-N".into(),
