@@ -33,6 +33,7 @@ PYTOOLS := $(CURDIR)/target/pytools
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	@python3 scripts/check-sizes.py
 	@# The remote scripts as they are sent: each with procs.sh in place of its # @procs line.
 	@for s in wrapper stop; do \
 	  sed -e '/^# @procs:/{r src/transport/procs.sh' -e 'd;}' src/transport/$$s.sh | shellcheck -s sh - \
