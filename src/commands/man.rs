@@ -75,8 +75,13 @@ fn page_for(name: Option<&str>) -> Result<(String, Vec<u8>)> {
 pub fn man(args: &ManArgs) -> Result<u8> {
     match &args.dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::Usage(format!(
+                    "cannot create {}: {}",
+                    dir.display(),
+                    crate::error::describe_io(&e)
+                ))
+            })?;
             let mut names: Vec<Option<String>> = vec![None];
             names.extend(
                 crate::cli::command()
@@ -86,7 +91,11 @@ pub fn man(args: &ManArgs) -> Result<u8> {
             for n in names {
                 let (file, page) = page_for(n.as_deref())?;
                 std::fs::write(dir.join(&file), page).map_err(|e| {
-                    Error::Usage(format!("cannot write {}: {e}", dir.join(&file).display()))
+                    Error::Usage(format!(
+                        "cannot write {}: {}",
+                        dir.join(&file).display(),
+                        crate::error::describe_io(&e)
+                    ))
                 })?;
             }
         }
