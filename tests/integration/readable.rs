@@ -87,3 +87,80 @@ fn one_wording_per_fault_across_subcommands() {
         )
     );
 }
+
+/// `--dry-run` says first what a person checks, each value with where it
+/// came from (file, environment, flag, default), then the exact argv
+/// (`--dry-run=exact` alone; the snapshots hold both for every channel and
+/// engine).
+#[test]
+fn a_dry_run_says_what_would_run_and_where_each_value_came_from() {
+    let sb = Sandbox::new();
+    let item = sb.work_item("ORCH-115");
+    sb.write(
+        "stagerun.yaml",
+        "user: deploy\nrepos:\n  core:\n    host: staging-1.internal\n    container: orch-core-app\n",
+    );
+    let out = stagerun(sb.path())
+        .arg("run")
+        .arg(&item)
+        .args(["--repo", "core", "--dry-run", "--retries", "0"])
+        .env("ORCH_STAGING_RUNNER_TIMEOUT", "5m")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    let row = |name: &str| -> String {
+        text.lines()
+            .find(|l| l.starts_with(&format!("  {name} ")))
+            .unwrap_or_else(|| panic!("no {name} row: {text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        row("channel"),
+        "channel ssh to deploy@staging-1.internal # channel: built-in default; \
+         host from key `repos.core.host` in stagerun.yaml line 4; user from key `user` in stagerun.yaml line 1"
+    );
+    assert_eq!(
+        row("engine"),
+        "engine docker exec, container orch-core-app # engine: the channel's default; \
+         container from key `repos.core.container` in stagerun.yaml line 5"
+    );
+    assert_eq!(
+        row("suite"),
+        "suite python3 staging_check.py --work-item ORCH-115 --mode stub # check_script, python, mode: built-in default"
+    );
+    assert_eq!(
+        row("timeout"),
+        "timeout 5m00s per attempt (stopped where it runs at 4m45s) # timeout from environment variable ORCH_STAGING_RUNNER_TIMEOUT"
+    );
+    assert_eq!(
+        row("retries"),
+        "retries 0: one attempt, a transient fault is HOLD at once # infra_retries from flag --retries"
+    );
+    assert!(
+        text.starts_with("dry run: nothing is started (config file stagerun.yaml)\n"),
+        "{text}"
+    );
+    // The exact argv last: what `--dry-run=exact` prints alone.
+    let exact = stagerun(sb.path())
+        .arg("run")
+        .arg(&item)
+        .args(["--repo", "core", "--dry-run=exact", "--retries", "0"])
+        .env("ORCH_STAGING_RUNNER_TIMEOUT", "5m")
+        .output()
+        .unwrap();
+    let exact = String::from_utf8(exact.stdout).unwrap();
+    assert!(exact.starts_with("ssh -o 'BatchMode=yes'"), "{exact}");
+    // Each run has its own nonce.
+    let nonce = regex::Regex::new("[0-9a-f]{32}").unwrap();
+    let (text, exact) = (
+        nonce.replace_all(&text, "N"),
+        nonce.replace_all(&exact, "N"),
+    );
+    assert!(text.ends_with(&*exact), "{text}");
+    assert!(!item.join("15-staging-log.md").exists());
+}
