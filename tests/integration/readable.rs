@@ -164,3 +164,148 @@ fn a_dry_run_says_what_would_run_and_where_each_value_came_from() {
     assert!(text.ends_with(&*exact), "{text}");
     assert!(!item.join("15-staging-log.md").exists());
 }
+
+fn classify(sb: &Sandbox, args: &[&str]) -> String {
+    let out = stagerun(sb.path())
+        .arg("classify")
+        .args(args)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
+/// The issue's case: exit 1 with `bash: docker: command not found`. The
+/// explanation names the rule a person expects (docker-cli-missing), why it
+/// did not match (the exit code is 1, not 127), what it would have meant,
+/// and the verdict and exit code that do follow.
+#[test]
+fn classify_explain_says_why_near_rules_did_not_match_and_the_verdict() {
+    let sb = Sandbox::new();
+    let err = sb.write("err.txt", "bash: docker: command not found\n");
+    let err = err.to_str().unwrap();
+    let text = classify(
+        &sb,
+        &["--exit-code", "1", "--stderr-file", err, "--explain"],
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..2],
+        ["class: transient-infra", "rule: unknown-exit"],
+        "{text}"
+    );
+    assert!(
+        lines.contains(
+            &"verdict: HOLD (exit 75): after up to 2 retries (infra_retries, built-in default), unless a retry gives another answer"
+        ),
+        "{text}"
+    );
+    let near = text
+        .find("\nnear rules (an output line matches them, yet they did not match):\n")
+        .unwrap_or_else(|| panic!("no near rules: {text}"));
+    assert!(
+        text[near..].contains(
+            "\n  docker-cli-missing (built-in, on channel): a stderr line matches, but the exit code is 1, not 127\n    \
+             had it matched: permanent-env → HOLD (exit 75): at once, never retried (a permanent environment fault)\n"
+        ),
+        "{text}"
+    );
+    // Each rule is shown tried on the evidence of its own scope: the
+    // channel's rules first (auto), each with its real reason.
+    let channel = text
+        .find(
+            "\nchannel rules first, as if the suite never started (in order, first match wins):\n",
+        )
+        .unwrap_or_else(|| panic!("no channel pass: {text}"));
+    let suite = text
+        .find("\nsuite rules: the suite ended; its own status and output decide (in order, first match wins):\n")
+        .unwrap_or_else(|| panic!("no suite pass: {text}"));
+    assert!(channel < suite);
+    assert!(
+        text[channel..suite]
+            .contains("\n  skip   docker-cli-missing (built-in): the exit code is 1, not 127\n"),
+        "{text}"
+    );
+    assert!(
+        text[channel..suite].contains(
+            "\n  MATCH  unknown-exit (built-in) → transient-infra; no channel signature matched, so the suite rules judge\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("applies on"), "{text}");
+    assert!(
+        text.trim_end()
+            .ends_with("MATCH  unknown-exit (built-in) → transient-infra")
+    );
+
+    // The verdict for each class, with and without --explain; --json too.
+    for (args, verdict) in [
+        (
+            vec!["--exit-code", "127", "--stderr-file", err],
+            "verdict: HOLD (exit 75): at once, never retried (a permanent environment fault)",
+        ),
+        (
+            vec![
+                "--exit-code",
+                "0",
+                "--scope",
+                "suite",
+                "--stdout-file",
+                sb.write("ok.txt", "C1 PASS fine\n").to_str().unwrap(),
+            ],
+            "verdict: SUCCESS (exit 0): the suite ran and gave its own answer",
+        ),
+        (
+            vec![
+                "--exit-code",
+                "1",
+                "--scope",
+                "suite",
+                "--stdout-file",
+                sb.write("fail.txt", "C1 PASS fine\nC2 FAIL bad\n")
+                    .to_str()
+                    .unwrap(),
+            ],
+            "verdict: FAILED (exit 1): the suite ran and gave its own answer",
+        ),
+    ] {
+        let text = classify(&sb, &args);
+        assert!(text.lines().any(|l| l == verdict), "{args:?}: {text}");
+    }
+    let mut args = vec![
+        "--exit-code",
+        "1",
+        "--stderr-file",
+        err,
+        "--explain",
+        "--json",
+    ];
+    let v = json(classify(&sb, &args).as_bytes());
+    assert_eq!(
+        (v["verdict"].as_str(), v["verdict_exit_code"].as_i64()),
+        (Some("HOLD"), Some(75))
+    );
+    let near = &v["near"][0];
+    assert_eq!(near["rule"], "docker-cli-missing", "{v}");
+    assert_eq!(
+        near["unmet"],
+        serde_json::json!(["the exit code is 1, not 127"])
+    );
+    assert_eq!(near["verdict_exit_code"], 75);
+    // Without retries a transient fault is HOLD at once, and says so.
+    args.truncate(4);
+    args[1] = "9";
+    let text = stagerun(sb.path())
+        .args(["classify"])
+        .args(&args)
+        .env("ORCH_STAGING_RUNNER_INFRA_RETRIES", "0")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(
+        text.lines().any(|l| l == "verdict: HOLD (exit 75): at once, no retries (infra_retries 0, environment variable ORCH_STAGING_RUNNER_INFRA_RETRIES)"),
+        "{text}"
+    );
+}
