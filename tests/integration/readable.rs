@@ -309,3 +309,71 @@ fn classify_explain_says_why_near_rules_did_not_match_and_the_verdict() {
         "{text}"
     );
 }
+
+/// Each man page has one section per topic (the exit codes only under EXIT
+/// STATUS: no EXTRA section, no list in the description), and every page it
+/// names (`stagerun-run(1)`, `stagerun(1)`) is one `man --dir` writes.
+#[test]
+fn man_pages_have_one_section_per_topic_and_name_only_written_pages() {
+    let sb = Sandbox::new();
+    let dir = sb.path().join("man1");
+    stagerun(sb.path())
+        .args(["man", "--dir"])
+        .arg(&dir)
+        .assert()
+        .code(0);
+    let written: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(written.len() > 5, "{written:?}");
+    assert!(!written.contains(&"stagerun-help.1".to_string()));
+    let reference = regex::Regex::new(r"(stagerun(?:\\-[a-z]+)?)(?:\\fR)?\((1)\)").unwrap();
+    let exit_code = regex::Regex::new(r"\b(75|78)\b").unwrap();
+    for page in &written {
+        let text = std::fs::read_to_string(dir.join(page)).unwrap();
+        let mut sections: Vec<(&str, String)> = Vec::new();
+        for line in text.lines() {
+            if let Some(name) = line.strip_prefix(".SH ") {
+                sections.push((name, String::new()));
+            } else if let Some((_, body)) = sections.last_mut() {
+                body.push_str(line);
+                body.push('\n');
+            }
+        }
+        let names: Vec<&str> = sections.iter().map(|(n, _)| *n).collect();
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            names.len(),
+            "{page}: a section twice: {names:?}"
+        );
+        assert!(!names.contains(&"EXTRA"), "{page}: {names:?}");
+        for (name, body) in &sections {
+            if *name != "\"EXIT STATUS\"" {
+                assert!(
+                    !exit_code.is_match(body),
+                    "{page}: section {name} also covers the exit codes:\n{body}"
+                );
+            }
+        }
+        for m in reference.captures_iter(&text) {
+            let file = format!("{}.{}", m[1].replace("\\-", "-"), &m[2]);
+            assert!(
+                written.contains(&file),
+                "{page} names {} but man --dir does not write {file}",
+                &m[0]
+            );
+        }
+    }
+    let top = std::fs::read_to_string(dir.join("stagerun.1")).unwrap();
+    assert!(top.contains("\nstagerun\\-run(1)\n"), "{top}");
+    let run = std::fs::read_to_string(dir.join("stagerun-run.1")).unwrap();
+    assert!(run.contains(".SH SYNOPSIS\n\\fBstagerun run\\fR "), "{run}");
+    assert!(
+        run.ends_with(".SH \"SEE ALSO\"\n\\fBstagerun\\fR(1)\n"),
+        "{run}"
+    );
+}
