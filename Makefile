@@ -20,8 +20,15 @@ demo: build
 	  echo "== stagerun gate $(DEMO_DIR)/ORCH-115"; ./target/release/stagerun gate $(DEMO_DIR)/ORCH-115; echo "== gate exit code $$?"; \
 	  test $$code -eq 0
 
+# Each skipped test (a tool it needs is missing) appends a line to
+# SKIP_LOG; after cargo's own summary, scripts/test-skips.sh counts them and
+# names the tools. The exit code is cargo's.
+SKIP_LOG ?= $(CURDIR)/target/test-skips.txt
+
 test:
-	$(CARGO) test --all-targets --no-fail-fast 2>&1
+	@mkdir -p target && rm -f $(SKIP_LOG)
+	STAGERUN_SKIP_LOG=$(SKIP_LOG) $(CARGO) test --all-targets --no-fail-fast 2>&1; code=$$?; \
+	  sh scripts/test-skips.sh $(SKIP_LOG); exit $$code
 
 bench: build
 	python3 bench/bench.py

@@ -377,3 +377,64 @@ fn man_pages_have_one_section_per_topic_and_name_only_written_pages() {
         "{run}"
     );
 }
+
+/// `make test` prints cargo's output and summary, then counts the skipped
+/// tests and names the tool each one missed, and exits with cargo's code
+/// (a stand-in cargo here: the Makefile's recipe is what is tested).
+#[test]
+fn make_test_counts_the_skips_names_the_missing_tools_and_keeps_cargos_code() {
+    if !require("make", have_make()) {
+        return;
+    }
+    let sb = Sandbox::new();
+    let cargo = sb.write(
+        "cargo",
+        "#!/bin/sh\n\
+         echo \"test result: ok. 2 passed; 0 failed\"\n\
+         echo 'SKIPPED: sshd unavailable (e2e_ssh::a): no /usr/sbin/sshd' >> \"$STAGERUN_SKIP_LOG\"\n\
+         echo 'SKIPPED: podman unavailable (e2e_podman::b): `podman` is not installed' >> \"$STAGERUN_SKIP_LOG\"\n\
+         echo 'SKIPPED: sshd unavailable (e2e_ssh::c): no /usr/sbin/sshd' >> \"$STAGERUN_SKIP_LOG\"\n\
+         exit \"${FAKE_CODE:-0}\"\n",
+    );
+    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let skips = sb.path().join("skips.txt");
+    let make = |code: &str| {
+        std::process::Command::new("make")
+            .args(["-s", "-C"])
+            .arg(repo_root())
+            .arg("test")
+            .arg(format!("CARGO={}", cargo.display()))
+            .arg(format!("SKIP_LOG={}", skips.display()))
+            .env("FAKE_CODE", code)
+            .env_remove("MAKEFLAGS")
+            .output()
+            .unwrap()
+    };
+    let out = make("0");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        text.lines().collect::<Vec<_>>(),
+        [
+            "test result: ok. 2 passed; 0 failed",
+            "make test: 3 tests skipped, each for a missing tool (sshd: 2, podman: 1); STAGERUN_REQUIRE_E2E=1 fails them instead:",
+            "  SKIPPED: podman unavailable (e2e_podman::b): `podman` is not installed",
+            "  SKIPPED: sshd unavailable (e2e_ssh::a): no /usr/sbin/sshd",
+            "  SKIPPED: sshd unavailable (e2e_ssh::c): no /usr/sbin/sshd",
+        ],
+        "{text}"
+    );
+    // A failing cargo fails make test, summary and all; each run starts afresh.
+    let out = make("101");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("make test: 3 tests skipped"), "{text}");
+}
+
+fn have_make() -> Result<(), String> {
+    std::process::Command::new("make")
+        .arg("--version")
+        .output()
+        .map(drop)
+        .map_err(|e| format!("cannot run make: {e}"))
+}
