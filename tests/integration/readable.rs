@@ -438,3 +438,66 @@ fn have_make() -> Result<(), String> {
         .map(drop)
         .map_err(|e| format!("cannot run make: {e}"))
 }
+
+/// `make demo` (scripts/demo.sh, run here as the Makefile runs it) ends
+/// with the verdict, the gate's answer, where the log is, and the next two
+/// things to try, which are the recipes of docs/getting-started.md and do
+/// what they say (FAILED, exit 1; HOLD, exit 75).
+#[test]
+fn the_demo_ends_with_the_verdict_the_gate_the_log_and_what_to_try_next() {
+    let sb = Sandbox::new();
+    let demo = sb.path().join("demo");
+    let run = |script: &str, args: &[&str]| {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{script} 2>&1"))
+            .arg("sh")
+            .args(args)
+            .current_dir(repo_root())
+            .env_remove("STAGING_CHECK_SCENARIO")
+            .env_remove("STAGERUN_CONFIG")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let bin = bin().display().to_string();
+    let (code, text) = run(
+        "sh scripts/demo.sh \"$1\" \"$2\"",
+        &[&bin, demo.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "{text}");
+    let shown = text
+        .replace(&bin, "./target/release/stagerun")
+        .replace(&demo.display().to_string(), "target/demo");
+    let last = &shown[shown
+        .rfind("== stagerun gate ")
+        .unwrap_or_else(|| panic!("no gate: {shown}"))..];
+    insta::assert_snapshot!("demo_last_lines", last);
+    // The two recipes it prints are the guide's, and they do what they say.
+    let guide = std::fs::read_to_string(repo_root().join("docs/getting-started.md")).unwrap();
+    let squeeze = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let recipes: Vec<&str> = last
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("STAGING_CHECK_SCENARIO="))
+        .collect();
+    assert_eq!(recipes.len(), 2, "{last}");
+    for (recipe, expected) in recipes.iter().zip([1, 75]) {
+        assert!(
+            squeeze(&guide).contains(&format!("{} # {expected}", squeeze(recipe))),
+            "not in docs/getting-started.md: {recipe}"
+        );
+        let as_run = recipe
+            .replace("./target/release/stagerun", &bin)
+            .replace("target/demo", demo.to_str().unwrap());
+        let (_, out) = run(&as_run, &[]);
+        assert_eq!(
+            out.trim_end().lines().last(),
+            Some(expected.to_string().as_str()),
+            "{recipe}: {out}"
+        );
+    }
+}
