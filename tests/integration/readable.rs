@@ -72,6 +72,24 @@ fn one_wording_per_fault_across_subcommands() {
     assert!(run.starts_with(&format!("stagerun: HOLD: {busy}")), "{run}");
     let (code, _) = wait_exit(&mut first, Duration::from_secs(30));
     assert_eq!(code, 0);
+    // A file stagerun cannot write is named, whichever it is.
+    let junit = sb.path().join("nonexistent/junit.xml");
+    let out = sb
+        .run_local(&item, "pass")
+        .arg("--quiet")
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "stagerun: warning: junit output failed (verdict unchanged): {}: cannot create a temp file: no such file or folder\n",
+            junit.display()
+        )),
+        "{err}"
+    );
     // Operating-system errors in stagerun's words, not Rust's ("(os error 20)").
     let (code, man) = error_line(
         stagerun(sb.path())
