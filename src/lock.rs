@@ -134,7 +134,7 @@ impl WorkItemLock {
                 entry: write_entry(dir, id),
             }),
             Err(TryLockError::WouldBlock) => Err(Error::Hold(format!(
-                "work item `{}` is busy: a run is in progress (another stagerun holds its lock); its log was not touched",
+                "work item `{}` is busy: run in progress (another stagerun holds its lock); its log was not touched",
                 dir.display()
             ))),
             Err(TryLockError::Error(e)) => Err(Error::Hold(format!(

@@ -34,7 +34,7 @@ fn verdict(args: &GateArgs) -> Result<(crate::exit::Verdict, String)> {
             .is_some_and(|secs| wait_for_run(dir, Duration::from_secs(secs)));
         if !done {
             return Err(Error::Hold(format!(
-                "work item `{}` is busy: a run is in progress and its verdict is not recorded yet (`gate --wait` waits for it)",
+                "work item `{}` is busy: run in progress, its verdict not recorded yet (`gate --wait` waits for it)",
                 dir.display()
             )));
         }

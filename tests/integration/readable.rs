@@ -57,10 +57,7 @@ fn one_wording_per_fault_across_subcommands() {
         .spawn()
         .unwrap();
     wait_for_file(&started, Duration::from_secs(20));
-    let busy = format!(
-        "work item `{}` is busy: a run is in progress",
-        item.display()
-    );
+    let busy = format!("work item `{}` is busy: run in progress", item.display());
     let (code, gate) = error_line(stagerun(sb.path()).arg("gate").arg(&item));
     assert_eq!(code, 75);
     assert!(
