@@ -225,9 +225,9 @@ pub struct RunArgs {
     /// Do not commit and push the log.
     #[arg(long)]
     pub no_push: bool,
-    /// Print the exact argv that would run, and exit 0.
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Run nothing and exit 0: print what to check (channel, host, engine, container, the suite's command, timeout, retries, each value's source), then the exact argv; =exact prints only the argv.
+    #[arg(long, value_enum, value_name = "FORM", num_args = 0..=1, require_equals = true, default_missing_value = "full")]
+    pub dry_run: Option<DryRunForm>,
     /// Run the preflight steps first, over the same connection, and record them.
     #[arg(long)]
     pub preflight: bool,
@@ -292,6 +292,15 @@ pub struct ClassifyArgs {
     /// Print one JSON object on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// What `run --dry-run` prints: `full`, what to check and each value's
+/// source, then the exact argv; `exact`, only the argv. (No doc comment
+/// per value: clap would turn the whole help into its long layout.)
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DryRunForm {
+    Full,
+    Exact,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -3,6 +3,7 @@
 pub mod after;
 mod alert;
 pub mod attempt;
+mod dry_run;
 pub mod persist;
 pub mod plan;
 mod provenance;
@@ -13,12 +14,11 @@ mod suite_report;
 pub mod verdict;
 
 use crate::cli::RunArgs;
-use crate::diag::{self, Stream};
+use crate::diag::Stream;
 use crate::error::{Error, Result};
 use crate::lock::WorkItemLock;
 use crate::process::{registry, supervise};
 use crate::report::{self, RunReport, Sink};
-use crate::transport::display_argv;
 use plan::Plan;
 
 /// Runs and reports; every exit path ends in the sinks with one exit code.
@@ -42,8 +42,8 @@ fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
     crate::signals::install()
         .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
     let plan = Plan::build(args)?;
-    if args.dry_run {
-        dry_run(&plan)?;
+    if let Some(form) = args.dry_run {
+        dry_run::print(&plan, form)?;
         return Ok(None);
     }
     let lock = WorkItemLock::acquire(&plan.item.dir, &plan.item.id)?;
@@ -134,17 +134,6 @@ fn previous_run_lost(log: &std::path::Path) -> Option<String> {
             top("started_at: ").unwrap_or_else(|| "at an unknown time".into())
         )
     })
-}
-
-fn dry_run(plan: &Plan) -> Result<()> {
-    let argv = plan.attempt_argv(&crate::capture::markers::nonce(), None)?;
-    if plan.json {
-        let v = serde_json::json!({"schema": "stagerun.dry-run/1", "argv": argv, "command": display_argv(&argv)});
-        diag::line(Stream::Out, &v.to_string());
-    } else {
-        diag::line(Stream::Out, &display_argv(&argv));
-    }
-    Ok(())
 }
 
 /// Where the suite's live output goes (stdout, or stderr under --json).

@@ -11,7 +11,7 @@
 use crate::ci_files::script;
 use crate::common::elf;
 use crate::common::*;
-use crate::outputs::pytools;
+use crate::outputs::pytools_with;
 use std::collections::BTreeSet;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ fn host_target() -> &'static str {
 }
 
 fn zig_tools() -> Result<PathBuf, String> {
-    let dir = pytools()?;
+    let dir = pytools_with(&[])?;
     if dir.join("bin/cargo-zigbuild").is_file() && dir.join("ziglang/zig").is_file() {
         Ok(dir)
     } else {

@@ -23,6 +23,7 @@ mod history;
 mod kubectl;
 mod outputs;
 mod push;
+mod readable;
 mod reliability;
 mod run_local;
 mod signals;
