@@ -41,7 +41,14 @@ pub fn run(args: &RunArgs) -> u8 {
 fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
     crate::signals::install()
         .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
-    let plan = Plan::build(args)?;
+    let plan = Plan::build(
+        crate::config::resolve(&args.request())?,
+        &args.work_item_dir,
+        plan::Outputs {
+            json: args.json,
+            quiet: args.quiet,
+        },
+    )?;
     if args.dry_run {
         dry_run(&plan)?;
         return Ok(None);
@@ -177,7 +184,7 @@ fn ci_end(plan: &Plan, github_token: Option<String>) {
 
 /// Every output, from the one report.
 fn emit(args: &RunArgs, r: &RunReport) {
-    let json = args.channel.json;
+    let json = args.json;
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &args.junit {
         sinks.push(Box::new(report::junit::Junit(path.clone())));
