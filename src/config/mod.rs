@@ -30,19 +30,28 @@ pub fn process_env(name: &str) -> Option<String> {
 /// start was half of a dry run's time).
 const DEFAULTS_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/defaults.json"));
 
-/// Every default, in the order of the key list.
+/// Every default, in the order of the key list; read once per process
+/// (the kill-switch and the full resolution both need them).
 fn default_values() -> Result<Vec<(&'static str, Yaml)>> {
-    let bad = |why: String| Error::Internal(format!("built-in defaults: {why}"));
+    static VALUES: std::sync::OnceLock<std::result::Result<Vec<(&str, Yaml)>, String>> =
+        std::sync::OnceLock::new();
+    VALUES
+        .get_or_init(read_defaults)
+        .clone()
+        .map_err(|why| Error::Internal(format!("built-in defaults: {why}")))
+}
+
+fn read_defaults() -> std::result::Result<Vec<(&'static str, Yaml)>, String> {
     let map: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(DEFAULTS_JSON).map_err(|e| bad(e.to_string()))?;
+        serde_json::from_str(DEFAULTS_JSON).map_err(|e| e.to_string())?;
     let mut values = Vec::new();
     for (key, value) in map {
         let known = keys::KEYS
             .iter()
             .position(|d| d.name == key)
-            .ok_or_else(|| bad(format!("unknown key `{key}`")))?;
+            .ok_or_else(|| format!("unknown key `{key}`"))?;
         let value = <Yaml as serde::Deserialize>::deserialize(value)
-            .map_err(|e| bad(format!("`{key}`: {e}")))?;
+            .map_err(|e| format!("`{key}`: {e}"))?;
         values.push((known, keys::KEYS[known].name, value));
     }
     values.sort_by_key(|v| v.0);

@@ -360,3 +360,61 @@ fn the_legacy_switch_and_the_transport_decide_the_channel_by_layer() {
         "{err}"
     );
 }
+
+/// docs/configuration.md's table of every key, from the key list.
+#[test]
+fn docs_list_every_key_with_its_variable_flag_and_default() {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let defaults = defaults_shown();
+    let names = [
+        (takes::RUN, "run"),
+        (takes::PREFLIGHT, "preflight"),
+        (takes::DISCONNECT, "disconnect"),
+        (takes::CLASSIFY, "classify"),
+    ];
+    let mut body = String::from(
+        "| key | environment | flag (subcommands) | default | meaning |\n|---|---|---|---|---|\n",
+    );
+    for k in KEYS {
+        let flag = k.flag.as_ref().map_or(String::new(), |f| {
+            let subs: Vec<&str> = names
+                .iter()
+                .filter(|(bit, _)| f.takes & bit != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            let sets = f
+                .switch
+                .map_or(String::new(), |(v, _)| format!("; sets {v}"));
+            format!("`--{}` ({}{sets})", f.long, subs.join(", "))
+        });
+        let default = defaults
+            .iter()
+            .find(|(key, _)| key == k.name)
+            .map(|(_, v)| format!("`{}`", cell(v)))
+            .or(k.unset.map(|u| format!("unset: {u}")))
+            .unwrap_or_default();
+        body.push_str(&format!(
+            "| `{}` | `{}` | {flag} | {default} | {} |\n",
+            k.name,
+            k.env,
+            cell(k.text())
+        ));
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let (begin, end) = ("<!-- keys:begin -->\n", "<!-- keys:end -->");
+    let (Some(a), Some(b)) = (text.find(begin), text.find(end)) else {
+        panic!("docs/configuration.md lacks the keys markers");
+    };
+    if text[a + begin.len()..b] != body
+        && std::env::var("STAGERUN_UPDATE_DOCS").as_deref() == Ok("1")
+    {
+        let updated = format!("{}{begin}{body}{}", &text[..a], &text[b..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert!(
+        text[a + begin.len()..b] == body,
+        "docs/configuration.md is stale: STAGERUN_UPDATE_DOCS=1 cargo test --lib config"
+    );
+}
