@@ -1,11 +1,17 @@
-//! Command-line surface. Values given here are the top configuration layer;
-//! the environment is read by `config`, not by clap, so every bad value is
-//! reported with its source the same way. `command()` adds each option's
-//! environment variable and default to its help, from the key list.
+//! Command-line surface. The flags of configuration keys are not declared
+//! here: `KeyFlags` makes each subcommand's from the key list and hands
+//! their values to `config::resolve` as its top layer. The environment is
+//! read by `config`, not by clap, so every bad value is reported with its
+//! source the same way. `command()` adds each key flag's environment
+//! variable and default to its help.
 
-use crate::config::{Flag, KEYS, KeyDoc, Purpose, Request, takes};
+mod key_flags;
+
+pub use key_flags::{KeyFlags, command};
+
+use crate::config::{Purpose, Request, takes};
 use crate::diag::ColorChoice;
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -135,80 +141,6 @@ pub struct ManArgs {
     /// Write every page (stagerun.1, stagerun-run.1, …) into this folder [default: print one page on stdout].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-}
-
-/// The command-line values of the configuration keys a subcommand takes
-/// (the keys whose flag names its `takes` bit): each flag is made from its
-/// line in the key list (name, help, value placeholder, choices), and its
-/// value is looked up by the key's name. They are the top layer of
-/// `config::resolve`; `command()` adds each one's environment variable and
-/// default to its help.
-#[derive(Debug, Clone, Default)]
-pub struct KeyFlags<const TAKES: u8>(pub Vec<(&'static str, String)>);
-
-fn key_flags(takes: u8) -> impl Iterator<Item = (&'static KeyDoc, &'static Flag)> {
-    KEYS.iter()
-        .filter_map(move |k| k.flag_for(takes).map(|f| (k, f)))
-}
-
-fn key_arg(k: &'static KeyDoc, f: &'static Flag) -> clap::Arg {
-    let arg = clap::Arg::new(k.name).long(f.long);
-    if let Some((_, help)) = f.switch {
-        return arg.action(clap::ArgAction::SetTrue).help(help);
-    }
-    let metavar = k
-        .metavar
-        .map(str::to_string)
-        .unwrap_or_else(|| f.long.replace('-', "_").to_ascii_uppercase());
-    let arg = arg
-        .action(clap::ArgAction::Set)
-        .help(k.text())
-        .value_name(metavar)
-        // A negative number is a bad value of its key (exit 78), not an unknown flag.
-        .allow_negative_numbers(true);
-    if k.choices.is_empty() {
-        arg
-    } else {
-        arg.value_parser(clap::builder::PossibleValuesParser::new(k.choices))
-    }
-}
-
-impl<const TAKES: u8> clap::Args for KeyFlags<TAKES> {
-    fn augment_args(cmd: clap::Command) -> clap::Command {
-        let heading = cmd.get_next_help_heading().map(str::to_string);
-        let cmd = key_flags(TAKES).fold(cmd.next_help_heading("Settings"), |cmd, (k, f)| {
-            cmd.arg(key_arg(k, f))
-        });
-        match heading {
-            Some(h) => cmd.next_help_heading(h),
-            None => cmd.next_help_heading(clap::builder::Resettable::Reset),
-        }
-    }
-    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
-        Self::augment_args(cmd)
-    }
-}
-
-impl<const TAKES: u8> clap::FromArgMatches for KeyFlags<TAKES> {
-    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
-        let mut values = Vec::new();
-        for (k, f) in key_flags(TAKES) {
-            match f.switch {
-                Some((set, _)) if m.get_flag(k.name) => values.push((k.name, set.to_string())),
-                Some(_) => {}
-                None => {
-                    if let Some(v) = m.get_one::<String>(k.name) {
-                        values.push((k.name, v.clone()));
-                    }
-                }
-            }
-        }
-        Ok(KeyFlags(values))
-    }
-    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
-        *self = Self::from_arg_matches(m)?;
-        Ok(())
-    }
 }
 
 const CONFIG_HELP: &str = "Configuration file [default: $STAGERUN_CONFIG if set, else ./stagerun.yaml if present, else none]";
@@ -369,164 +301,5 @@ pub enum ScopeArg {
     Lost,
 }
 
-/// The command with each key flag's environment variable and default (or
-/// what unset means) in its help, from the key list; the plain command,
-/// which parses, leaves them out (reading the defaults costs a little on
-/// every start).
-pub fn command() -> clap::Command {
-    let mut cmd = Cli::command();
-    let defaults = crate::config::defaults_shown();
-    let subs: Vec<String> = cmd
-        .get_subcommands()
-        .map(|s| s.get_name().to_string())
-        .collect();
-    for sub in subs {
-        cmd = cmd.mut_subcommand(&sub, |mut sc| {
-            for k in KEYS {
-                let Some(flag) = &k.flag else { continue };
-                let ours = sc
-                    .get_arguments()
-                    .any(|a| a.get_id() == k.name && a.get_long() == Some(flag.long));
-                if ours {
-                    let help = key_help(k, flag, &defaults);
-                    sc = sc.mut_arg(k.name, |a| a.help(help));
-                }
-            }
-            sc
-        });
-    }
-    cmd
-}
-
-/// A key flag's help: what it does, its environment variable, and the
-/// default behaviour in words (for a switch, what happens without it).
-pub fn key_help(k: &KeyDoc, flag: &Flag, defaults: &[(String, String)]) -> String {
-    let default = defaults
-        .iter()
-        .find(|(key, _)| key == k.name)
-        .map(|(_, v)| v.as_str())
-        .or(k.unset)
-        .unwrap_or("none");
-    match flag.switch {
-        // The key's own words say what happens without the switch.
-        Some((set, help)) => {
-            let mut doc = k.text().to_string();
-            if let Some(first) = doc.get(..1) {
-                doc.replace_range(..1, &first.to_ascii_lowercase());
-            }
-            format!("{help} [default: {doc}] [env: {}={set}]", k.env)
-        }
-        None => format!("{} [env: {}] [default: {default}]", k.text(), k.env),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The subcommands with key flags, and their `takes` bit.
-    const TAKERS: [(&str, u8); 4] = [
-        ("run", takes::RUN),
-        ("preflight", takes::PREFLIGHT),
-        ("disconnect", takes::DISCONNECT),
-        ("classify", takes::CLASSIFY),
-    ];
-
-    #[test]
-    fn every_key_flag_and_its_help_come_from_the_key_list() {
-        let plain = Cli::command();
-        let shown = command();
-        let defaults = crate::config::defaults_shown();
-        for sub in plain.get_subcommands() {
-            let name = sub.get_name();
-            let bits = TAKERS.iter().find(|t| t.0 == name).map_or(0, |t| t.1);
-            let shown_sub = shown.find_subcommand(name).unwrap();
-            for arg in sub.get_arguments() {
-                let Some(long) = arg.get_long() else { continue };
-                // A flag spelt like a key's is that key's, made from its line.
-                let Some(k) = KEYS
-                    .iter()
-                    .find(|k| k.flag.as_ref().is_some_and(|f| f.long == long))
-                else {
-                    continue;
-                };
-                let f = k.flag_for(bits).unwrap_or_else(|| {
-                    panic!(
-                        "{name} --{long}: the key list does not give `{}` to {name}",
-                        k.name
-                    )
-                });
-                assert_eq!(arg.get_id(), k.name, "{name} --{long}");
-                let help = arg.get_help().map(|h| h.to_string());
-                assert_eq!(
-                    help.as_deref(),
-                    Some(f.switch.map_or(k.text(), |s| s.1)),
-                    "{name} --{long}"
-                );
-                let shown_help = shown_sub
-                    .get_arguments()
-                    .find(|a| a.get_id() == k.name)
-                    .and_then(|a| a.get_help())
-                    .map(|h| h.to_string());
-                assert_eq!(
-                    shown_help,
-                    Some(key_help(k, f, &defaults)),
-                    "{name} --{long}"
-                );
-            }
-            for k in KEYS.iter().filter(|k| k.flag_for(bits).is_some()) {
-                assert!(
-                    sub.get_arguments().any(|a| a.get_id() == k.name),
-                    "{name} lacks the flag of `{}`",
-                    k.name
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn every_key_has_a_default_or_says_what_unset_means() {
-        let defaults = crate::config::defaults_shown();
-        for k in KEYS {
-            let has_default = defaults.iter().any(|(key, _)| key == k.name);
-            if k.optional {
-                assert!(k.unset.is_some() && !has_default, "{}", k.name);
-            } else {
-                assert!(has_default && k.unset.is_none(), "{}", k.name);
-            }
-        }
-    }
-
-    #[test]
-    fn flag_values_are_looked_up_by_the_key_name() {
-        let cli = Cli::try_parse_from([
-            "stagerun",
-            "run",
-            "d/ORCH-1",
-            "--repo",
-            "r",
-            "--no-push",
-            "--retries",
-            "3",
-            "--kube-context",
-            "c",
-            "--transport",
-            "local",
-        ])
-        .unwrap();
-        let Command::Run(run) = cli.command else {
-            panic!("not run")
-        };
-        let mut got = run.keys.0.clone();
-        got.sort();
-        assert_eq!(
-            got,
-            vec![
-                ("infra_retries", "3".to_string()),
-                ("kube_context", "c".into()),
-                ("push", "false".into()),
-                ("transport", "local".into()),
-            ]
-        );
-    }
-}
+mod tests;

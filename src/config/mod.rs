@@ -9,7 +9,7 @@ mod values;
 
 pub use keys::{FileOptions, Flag, KEYS, KeyDoc, Settings, takes};
 pub use layers::Source;
-pub use resolve::{ChannelName, Purpose, Request, not_set, resolve, skip_reason};
+pub use resolve::{ChannelName, Purpose, Request, not_set, resolve, resolve_with, skip_reason};
 pub use values::*;
 
 use crate::error::{Error, Result};

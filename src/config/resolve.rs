@@ -225,6 +225,16 @@ pub fn skip_reason(req: &Request) -> Result<Option<String>> {
 /// commands that run something), then every value typed, and every bad or
 /// missing one reported at once.
 pub fn resolve(req: &Request) -> Result<Settings> {
+    resolve_with(req, |_| Ok(())).map(|(s, ())| s)
+}
+
+/// `resolve`, with a check of the command's own between the bad values and
+/// the missing ones: `run`'s work item, a usage error that has always
+/// outranked a value the run needs (and whose id pattern is a setting).
+pub fn resolve_with<T>(
+    req: &Request,
+    check: impl FnOnce(&Settings) -> Result<T>,
+) -> Result<(Settings, T)> {
     if req.repo.chars().any(char::is_control) {
         return Err(Error::Usage(
             "invalid --repo: contains a control character".into(),
@@ -250,11 +260,17 @@ pub fn resolve(req: &Request) -> Result<Settings> {
     let settings = Settings::from_layers(&layers, req.repo.to_string(), file.map(|(p, _)| p));
     let missing = missing(&layers, req.purpose);
     match settings {
-        Ok(s) if missing.is_empty() => Ok(s),
-        Ok(_) => Err(problems(missing)),
         Err(mut bad) => {
             bad.extend(missing);
             Err(problems(bad))
+        }
+        Ok(s) => {
+            let checked = check(&s)?;
+            if missing.is_empty() {
+                Ok((s, checked))
+            } else {
+                Err(problems(missing))
+            }
         }
     }
 }

@@ -41,9 +41,12 @@ pub fn run(args: &RunArgs) -> u8 {
 fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
     crate::signals::install()
         .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
+    let (settings, item) = crate::config::resolve_with(&args.request(), |s| {
+        crate::workitem::WorkItem::open(&args.work_item_dir, &s.id_pattern.0)
+    })?;
     let plan = Plan::build(
-        crate::config::resolve(&args.request())?,
-        &args.work_item_dir,
+        settings,
+        item,
         plan::Outputs {
             json: args.json,
             quiet: args.quiet,

@@ -6,7 +6,6 @@ use crate::config::{self, Settings};
 use crate::error::Result;
 use crate::transport::{Transport, display_argv, wrapper};
 use crate::workitem::WorkItem;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 pub struct Plan {
@@ -49,10 +48,9 @@ fn local_script(s: &Settings, t: &Transport) -> String {
 }
 
 impl Plan {
-    /// The plan for the work item in `dir`, from settings `config::resolve`
-    /// has checked (every required value is there).
-    pub fn build(settings: Settings, dir: &Path, outputs: Outputs) -> Result<Plan> {
-        let item = WorkItem::open(dir, &settings.id_pattern.0)?;
+    /// The plan for a work item, from settings `config::resolve` has
+    /// checked (every required value is there).
+    pub fn build(settings: Settings, item: WorkItem, outputs: Outputs) -> Result<Plan> {
         let transport = Transport::for_settings(&settings)?;
         let rules = RulesHandle::for_file(settings.rules.as_ref().map(|p| p.0.as_path()))?;
         let suite = vec![
