@@ -217,18 +217,8 @@ fn verdict_line(c: &Consequence) -> String {
 
 pub fn classify(args: &ClassifyArgs) -> Result<u8> {
     let signal = signal(args)?;
-    let env = config::process_env;
-    let mut flags = Vec::new();
-    if let Some(r) = &args.rules {
-        flags.push(("rules", r.clone()));
-    }
-    let settings = config::load(&config::Request {
-        repo: &args.repo,
-        config: args.config.as_deref(),
-        flags,
-        env: &env,
-    })?;
-    let format = args.suite_format.unwrap_or(settings.suite_format);
+    let settings = config::resolve(&args.request())?;
+    let format = settings.suite_format;
     let handle = RulesHandle::ready(RuleSet::load(
         settings.rules.as_ref().map(|p| p.0.as_path()),
     )?);

@@ -83,14 +83,31 @@ fn render(cmd: clap::Command, root: bool) -> Result<Vec<u8>> {
     Ok(page)
 }
 
+/// A page name that is none of ours: the nearest one, and every one.
+fn no_page(name: &str, root: &clap::Command) -> Error {
+    let subs: Vec<&str> = root
+        .get_subcommands()
+        .map(|s| s.get_name())
+        .filter(|n| *n != "help")
+        .collect();
+    let word = name.strip_prefix("stagerun-").unwrap_or(name);
+    Error::Usage(format!(
+        "no man page `{name}`{}; the pages are stagerun(1) and one per subcommand: {}",
+        crate::suggest::did_you_mean(word, subs.iter().copied()),
+        subs.join(", ")
+    ))
+}
+
 fn page_for(name: Option<&str>) -> Result<(String, Vec<u8>)> {
     let root = crate::cli::command();
     match name {
         None => Ok(("stagerun.1".into(), render(root, true)?)),
-        Some(sub) => {
+        Some(name) => {
+            // `man run` and `man stagerun-run` are the same page.
+            let sub = name.strip_prefix("stagerun-").unwrap_or(name);
             let sc = root
                 .find_subcommand(sub)
-                .ok_or_else(|| Error::Usage(format!("no subcommand `{sub}`")))?
+                .ok_or_else(|| no_page(name, &root))?
                 .clone()
                 .name(format!("stagerun-{sub}"))
                 .bin_name(format!("stagerun {sub}"));

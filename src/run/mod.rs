@@ -41,7 +41,17 @@ pub fn run(args: &RunArgs) -> u8 {
 fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
     crate::signals::install()
         .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
-    let plan = Plan::build(args)?;
+    let (settings, item) = crate::config::resolve_with(&args.request(), |s| {
+        crate::workitem::WorkItem::open(&args.work_item_dir, &s.id_pattern.0)
+    })?;
+    let plan = Plan::build(
+        settings,
+        item,
+        plan::Outputs {
+            json: args.json,
+            quiet: args.quiet,
+        },
+    )?;
     if let Some(form) = args.dry_run {
         dry_run::print(&plan, form)?;
         return Ok(None);
@@ -166,7 +176,7 @@ fn ci_end(plan: &Plan, github_token: Option<String>) {
 
 /// Every output, from the one report.
 fn emit(args: &RunArgs, r: &RunReport) {
-    let json = args.channel.json;
+    let json = args.json;
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &args.junit {
         sinks.push(Box::new(report::junit::Junit(path.clone())));

@@ -7,6 +7,7 @@
 mod common;
 
 mod ci_files;
+mod cli_settings;
 mod config;
 mod dist;
 mod dist_image;

@@ -156,6 +156,8 @@ fn config_and_help() {
         ("help", vec!["--help"]),
         ("help_run", vec!["run", "--help"]),
         ("help_gate", vec!["gate", "--help"]),
+        ("help_preflight", vec!["preflight", "--help"]),
+        ("help_disconnect", vec!["disconnect", "--help"]),
     ] {
         let out = stagerun(sb.path())
             .args(&args)
