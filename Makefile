@@ -10,18 +10,20 @@ DESTDIR ?=
 build:
 	$(CARGO) build --release
 
+# scripts/demo.sh: the run, its log, the gate, then the verdict, the gate's
+# answer, where the log is and what to try next (a test runs it too).
 demo: build
-	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
-	@cp -r fixtures/work-items/ORCH-115 $(DEMO_DIR)/
-	@echo "== stagerun run $(DEMO_DIR)/ORCH-115 (local transport, reference suite)"
-	@./target/release/stagerun run $(DEMO_DIR)/ORCH-115 --repo orch-core --config fixtures/demo.stagerun.yaml; \
-	  code=$$?; echo "== exit code $$code"; \
-	  echo "== $(DEMO_DIR)/ORCH-115/15-staging-log.md"; cat $(DEMO_DIR)/ORCH-115/15-staging-log.md; \
-	  echo "== stagerun gate $(DEMO_DIR)/ORCH-115"; ./target/release/stagerun gate $(DEMO_DIR)/ORCH-115; echo "== gate exit code $$?"; \
-	  test $$code -eq 0
+	@sh scripts/demo.sh ./target/release/stagerun $(DEMO_DIR)
+
+# Each skipped test (a tool it needs is missing) appends a line to
+# SKIP_LOG; after cargo's own summary, scripts/test-skips.sh counts them and
+# names the tools. The exit code is cargo's.
+SKIP_LOG ?= $(CURDIR)/target/test-skips.txt
 
 test:
-	$(CARGO) test --all-targets --no-fail-fast 2>&1
+	@mkdir -p target && rm -f $(SKIP_LOG)
+	STAGERUN_SKIP_LOG=$(SKIP_LOG) $(CARGO) test --all-targets --no-fail-fast 2>&1; code=$$?; \
+	  sh scripts/test-skips.sh $(SKIP_LOG); exit $$code
 
 bench: build
 	python3 bench/bench.py

@@ -21,6 +21,9 @@ the reason.
   6  history over 10,000 logged runs (git fast-import) against git log -p; its
      peak RSS against 1,000 runs; a failing run's history time, warm cache
      (bench/history_bench.py)
+  7  a dropped connection mid-suite: the reattach latency against one ssh
+     handshake; the dropped run's wall time against the same run undropped
+     (bench/reattach_bench.py)
 
 BENCH_RUNS (default 31) sets the samples per figure; BENCH_ONLY=1,3 picks figures;
 BENCH_BIN=path measures another stagerun binary.
@@ -38,6 +41,7 @@ import tempfile
 import time
 
 import history_bench
+import reattach_bench
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # BENCH_BIN: another build (say, the previous commit's) measured the same way.
@@ -548,7 +552,7 @@ def main():
         if wanted("1"):
             bench_overhead(tmp)
         staging = Staging(tmp)
-        why = staging.unavailable() if (wanted("2") or wanted("3") or wanted("4")) else None
+        why = staging.unavailable() if any(wanted(f) for f in "2347") else None
         try:
             if not why:
                 staging.start()
@@ -560,6 +564,9 @@ def main():
                 bench_memory(tmp)
                 bench_kill_local(tmp)
                 bench_kill_container(tmp, staging) if not why else skipped("4e", "kill latency, container", why)
+            if wanted("7"):
+                api = {"figure": figure, "timed": timed, "clean_env": clean_env, "RUNS": RUNS, "BIN": BIN}
+                reattach_bench.bench_reattach(tmp, staging, api) if not why else skipped("7", "reattach latency", why)
         finally:
             staging.stop()
         if wanted("5"):

@@ -83,6 +83,7 @@ pub fn describe_io(e: &std::io::Error) -> String {
         K::FileTooLarge => "file too large (a file size limit, ulimit -f?)".into(),
         K::ReadOnlyFilesystem => "read-only file system".into(),
         K::IsADirectory => "is a folder".into(),
+        K::NotADirectory => "a part of the path is not a folder".into(),
         _ => match e.raw_os_error() {
             Some(libc::EIO) => "input/output error".into(),
             Some(libc::ENXIO) => "no reader on the other end (a FIFO?)".into(),

@@ -23,6 +23,7 @@ mod report;
 mod run;
 mod signals;
 mod state;
+mod suggest;
 mod suite;
 mod transport;
 mod workitem;
@@ -64,14 +65,14 @@ pub fn main_entry() -> u8 {
         cli::Command::Run(a) => return run::run(a),
         cli::Command::Gate(a) => return commands::gate::gate(a),
         cli::Command::Classify(a) => (commands::classify::classify(a), a.json),
-        cli::Command::Preflight(a) => (commands::preflight(a), a.channel.json),
+        cli::Command::Preflight(a) => (commands::preflight(a), a.json),
         cli::Command::Config(a) => (commands::config::show(a), a.json),
         cli::Command::History(a) => (
             commands::history::history(a),
             a.json || a.format == Some(cli::HistoryFormat::Json),
         ),
         cli::Command::Status(a) => (commands::status::status(a), a.json),
-        cli::Command::Disconnect(a) => (commands::disconnect(a), a.channel.json),
+        cli::Command::Disconnect(a) => (commands::disconnect(a), a.json),
         cli::Command::Completions(a) => (commands::completions(a), false),
         cli::Command::Man(a) => (commands::man::man(a), false),
     };

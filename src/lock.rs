@@ -133,7 +133,8 @@ impl WorkItemLock {
                 entry: write_entry(dir, id),
             }),
             Err(TryLockError::WouldBlock) => Err(Error::Hold(format!(
-                "work item {id} is busy: another stagerun run holds its lock; not touching its log"
+                "work item `{}` is busy: run in progress (another stagerun holds its lock); its log was not touched",
+                dir.display()
             ))),
             Err(TryLockError::Error(e)) => Err(Error::Hold(format!(
                 "work item {id}: cannot lock `{}`: {}",

@@ -27,16 +27,24 @@ pub struct WorkItem {
     identity: (u64, u64),
 }
 
+/// The work item's folder, or the one wording every subcommand (`run`,
+/// `gate`) gives for a path that is missing or not a folder.
+pub fn folder(given: &Path) -> Result<std::fs::Metadata> {
+    let shown = given.display();
+    let meta = std::fs::metadata(given)
+        .map_err(|e| Error::Usage(format!("work item `{shown}`: {}", describe_io(&e))))?;
+    if !meta.is_dir() {
+        return Err(Error::Usage(format!("work item `{shown}` is not a folder")));
+    }
+    Ok(meta)
+}
+
 impl WorkItem {
     /// Checks the folder exists, is a directory and its name is a valid id.
     /// Writability is checked separately (`check_writable`): `gate` only reads.
     pub fn open(given: &Path, id_pattern: &Regex) -> Result<WorkItem> {
         let shown = given.display();
-        let meta = std::fs::metadata(given)
-            .map_err(|e| Error::Usage(format!("work item `{shown}`: {}", describe_io(&e))))?;
-        if !meta.is_dir() {
-            return Err(Error::Usage(format!("work item `{shown}` is not a folder")));
-        }
+        let meta = folder(given)?;
         let dir = std::fs::canonicalize(given)
             .map_err(|e| Error::Usage(format!("work item `{shown}`: {}", describe_io(&e))))?;
         let named = match given.components().next_back() {

@@ -234,69 +234,141 @@ impl RuleSet {
 
     /// Why `rule` does not match, or None when it does.
     pub fn mismatch(&self, rule: &Rule, ev: &Evidence) -> Option<String> {
+        self.conditions(rule, ev)
+            .into_iter()
+            .find(|c| !c.met)
+            .map(|c| c.text)
+    }
+
+    /// Each condition of `rule` in the order it is checked, met or not,
+    /// in words (`classify --explain` says why a near rule did not match).
+    pub fn conditions(&self, rule: &Rule, ev: &Evidence) -> Vec<Condition> {
         let w = &rule.when;
-        let flag = |want: Option<bool>, have: bool, what: &str| match want {
-            Some(w) if w != have => Some(format!("{what} is {have}")),
-            _ => None,
-        };
-        if let Some(m) = flag(w.timed_out, ev.timed_out, "timed_out")
-            .or_else(|| flag(w.deadline, ev.deadline, "remote deadline"))
-            .or_else(|| flag(w.signaled, ev.signal.is_some(), "signaled"))
-            .or_else(|| flag(w.state_error, ev.state_error, "state error"))
-            .or_else(|| flag(w.forged_marker, ev.forged_marker, "forged marker"))
-        {
-            return Some(m);
-        }
-        if let Some(codes) = &w.exit_in {
-            match ev.exit_code {
-                Some(c) if codes.contains(&c) => {}
-                other => return Some(format!("exit code {} not in {codes:?}", show_code(other))),
+        let mut out = Vec::new();
+        let mut flag = |want: Option<bool>, have: bool, what: &str| {
+            if let Some(want) = want {
+                out.push(Condition {
+                    met: want == have,
+                    pattern: false,
+                    text: if want == have {
+                        format!("{what} is {have}")
+                    } else {
+                        format!("{what} is {have}, not {want}")
+                    },
+                });
             }
+        };
+        flag(w.timed_out, ev.timed_out, "timed_out");
+        flag(w.deadline, ev.deadline, "remote deadline");
+        flag(w.signaled, ev.signal.is_some(), "signaled");
+        flag(w.state_error, ev.state_error, "state error");
+        flag(w.forged_marker, ev.forged_marker, "forged marker");
+        if let Some(codes) = &w.exit_in {
+            let met = ev.exit_code.is_some_and(|c| codes.contains(&c));
+            out.push(Condition {
+                met,
+                pattern: false,
+                text: if met {
+                    format!("the exit code is {}", show_code(ev.exit_code))
+                } else {
+                    format!(
+                        "the exit code is {}, not {}",
+                        show_code(ev.exit_code),
+                        one_of(codes)
+                    )
+                },
+            });
         }
         if let Some(codes) = &w.exit_not_in {
-            match ev.exit_code {
-                Some(c) if !codes.contains(&c) => {}
-                other => {
-                    return Some(format!(
-                        "exit code {} is excluded by {codes:?}",
-                        show_code(other)
-                    ));
-                }
+            let met = ev.exit_code.is_some_and(|c| !codes.contains(&c));
+            out.push(Condition {
+                met,
+                pattern: false,
+                text: if met {
+                    format!(
+                        "the exit code {} is not {}",
+                        show_code(ev.exit_code),
+                        one_of(codes)
+                    )
+                } else {
+                    format!(
+                        "the exit code is {}, which this rule excludes",
+                        show_code(ev.exit_code)
+                    )
+                },
+            });
+        }
+        if let Some(formats) = &w.format {
+            let met = ev.format.is_some_and(|f| formats.contains(&f));
+            out.push(Condition {
+                met,
+                pattern: false,
+                text: if met {
+                    "the suite format is one it names".into()
+                } else {
+                    format!("the suite format is not in {formats:?}")
+                },
+            });
+        }
+        let mut flag = |want: Option<bool>, have: bool, what: &str| {
+            if let Some(want) = want {
+                out.push(Condition {
+                    met: want == have,
+                    pattern: false,
+                    text: if want == have {
+                        format!("{what} is {have}")
+                    } else {
+                        format!("{what} is {have}, not {want}")
+                    },
+                });
             }
-        }
-        if let Some(formats) = &w.format
-            && !ev.format.is_some_and(|f| formats.contains(&f))
-        {
-            return Some(format!("suite format is not in {formats:?}"));
-        }
-        if let Some(m) = flag(w.evidence, ev.evidence, "suite evidence")
-            .or_else(|| flag(w.failing_check, ev.failing_check, "failing check"))
-            .or_else(|| flag(w.near_miss, ev.near_miss, "near-miss fail line"))
-            .or_else(|| flag(w.incomplete, ev.incomplete, "incomplete"))
-            .or_else(|| flag(w.bailed, ev.bailed, "bail-out"))
-            .or_else(|| flag(w.errored, ev.errored, "errored"))
-        {
-            return Some(m);
-        }
+        };
+        flag(w.evidence, ev.evidence, "suite evidence");
+        flag(w.failing_check, ev.failing_check, "failing check");
+        flag(w.near_miss, ev.near_miss, "near-miss fail line");
+        flag(w.incomplete, ev.incomplete, "incomplete");
+        flag(w.bailed, ev.bailed, "bail-out");
+        flag(w.errored, ev.errored, "errored");
         let hit = |hits: &[bool], i: usize| hits.get(i).copied().unwrap_or(false);
         let idx = rule.idx[ev.scope.unwrap_or(Scope::Channel).family() as usize];
-        if let Some(i) = idx.stderr
-            && !hit(&ev.stderr_hits, i)
-        {
-            return Some("no stderr line matches".into());
+        let mut pattern = |met: bool, stream: &str| {
+            out.push(Condition {
+                met,
+                pattern: true,
+                text: if met {
+                    format!("a {stream} line matches")
+                } else {
+                    format!("no {stream} line matches")
+                },
+            });
+        };
+        if let Some(i) = idx.stderr {
+            pattern(hit(&ev.stderr_hits, i), "stderr");
         }
-        if let Some(i) = idx.stdout
-            && !hit(&ev.stdout_hits, i)
-        {
-            return Some("no stdout line matches".into());
+        if let Some(i) = idx.stdout {
+            pattern(hit(&ev.stdout_hits, i), "stdout");
         }
-        if let Some((e, o)) = idx.output
-            && !hit(&ev.stderr_hits, e)
-            && !hit(&ev.stdout_hits, o)
-        {
-            return Some("no output line matches".into());
+        if let Some((e, o)) = idx.output {
+            pattern(hit(&ev.stderr_hits, e) || hit(&ev.stdout_hits, o), "output");
         }
-        None
+        out
+    }
+}
+
+/// One condition of a rule, as `classify --explain` shows it.
+#[derive(Debug, Clone)]
+pub struct Condition {
+    pub met: bool,
+    /// A stderr/stdout/output pattern (what makes a rule "near" when met).
+    pub pattern: bool,
+    pub text: String,
+}
+
+fn one_of(codes: &[i32]) -> String {
+    let list: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+    match list.as_slice() {
+        [one] => one.clone(),
+        _ => format!("one of {}", list.join(", ")),
     }
 }
 

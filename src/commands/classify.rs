@@ -2,7 +2,7 @@
 //! and suite format as `run` (config file and environment included).
 
 use crate::capture::{Scan, Scanner, Segment};
-use crate::classify::{Classification, Evidence, RuleSet, RulesHandle, Scope};
+use crate::classify::{Class, Classification, Condition, Evidence, RuleSet, RulesHandle, Scope};
 use crate::cli::{ClassifyArgs, ScopeArg};
 use crate::config::{self, Settings, SuiteFormat};
 use crate::diag::{self, Stream};
@@ -70,24 +70,155 @@ impl Replay<'_> {
     }
 }
 
-/// One rule's line in `--explain`: id, built-in, class, why it does not
-/// match (None: it does), the versions it was checked against.
-type TraceRow = (String, bool, &'static str, Option<String>, String);
+/// One rule as `--explain` shows it: the scope whose evidence it was tried
+/// on, and each of its conditions, met or not (none unmet: it matched).
+struct TraceRow {
+    id: String,
+    builtin: bool,
+    class: Class,
+    on: Scope,
+    scope: Scope,
+    conditions: Vec<Condition>,
+    checked: String,
+}
+
+impl TraceRow {
+    fn new(r: &crate::classify::Rule, scope: Scope, conditions: Vec<Condition>) -> TraceRow {
+        TraceRow {
+            id: r.id.clone(),
+            builtin: r.builtin,
+            class: r.class,
+            on: r.on,
+            scope,
+            conditions,
+            checked: r.checked.join(", "),
+        }
+    }
+    fn mismatch(&self) -> Option<&str> {
+        self.conditions
+            .iter()
+            .find(|c| !c.met)
+            .map(|c| c.text.as_str())
+    }
+    fn texts(&self, met: bool) -> Vec<&str> {
+        self.conditions
+            .iter()
+            .filter(|c| c.met == met)
+            .map(|c| c.text.as_str())
+            .collect()
+    }
+    /// Its output patterns that some line matches.
+    fn matching_lines(&self) -> Vec<&str> {
+        self.conditions
+            .iter()
+            .filter(|c| c.met && c.pattern)
+            .map(|c| c.text.as_str())
+            .collect()
+    }
+    /// An output line matches it, yet it did not match: the rule a person
+    /// reading that stderr expects.
+    fn near(&self) -> bool {
+        self.mismatch().is_some() && self.conditions.iter().any(|c| c.pattern && c.met)
+    }
+}
+
+/// The rules tried on one scope's evidence, in order, up to the match.
+struct Pass {
+    scope: Scope,
+    rows: Vec<TraceRow>,
+}
+
+/// The rules as `classify` tried them on `scope` (RuleSet::classify and
+/// classify_lost), up to the one that matched.
+fn pass(rules: &RuleSet, replay: &Replay, scope: Scope) -> Pass {
+    let ev = replay.evidence(scope);
+    let mut rows = Vec::new();
+    if scope == Scope::Lost {
+        // Started, never ended: our own timeout, else a transient channel
+        // signature, else the lost rule itself.
+        if ev.timed_out
+            && let Some(r) = rules.get("own-timeout")
+        {
+            rows.push(TraceRow::new(r, scope, rules.conditions(r, &ev)));
+            return Pass { scope, rows };
+        }
+        let channel = replay.evidence(Scope::Channel);
+        for r in rules
+            .rules
+            .iter()
+            .filter(|r| r.on == Scope::Channel && r.class == Class::TransientInfra)
+        {
+            let conditions = rules.conditions(r, &channel);
+            let matched = conditions.iter().all(|c| c.met);
+            rows.push(TraceRow::new(r, Scope::Channel, conditions));
+            if matched {
+                return Pass { scope, rows };
+            }
+        }
+        if let Some(r) = rules.rules.iter().find(|r| r.on == Scope::Lost) {
+            rows.push(TraceRow::new(r, scope, Vec::new()));
+        }
+        return Pass { scope, rows };
+    }
+    for r in rules
+        .rules
+        .iter()
+        .filter(|r| RuleSet::applies(r, Some(scope)))
+    {
+        let conditions = rules.conditions(r, &ev);
+        let matched = conditions.iter().all(|c| c.met);
+        rows.push(TraceRow::new(r, scope, conditions));
+        if matched {
+            break;
+        }
+    }
+    Pass { scope, rows }
+}
+
+/// The verdict `run` would give after this classification (the same
+/// decision function), and how it comes about.
+struct Consequence {
+    verdict: crate::exit::Verdict,
+    how: String,
+}
+
+fn consequence(class: Class, rule: &str, settings: &Settings, ev: &Evidence) -> Consequence {
+    use crate::run::verdict::{Cleanup, Facts, decide};
+    let facts = Facts {
+        class,
+        rule: rule.into(),
+        reason: String::new(),
+        fix: None,
+        suite_status: ev.exit_code,
+        failing: ev.failing_check,
+        busy: None,
+        cleanup: Cleanup::NotNeeded,
+    };
+    let retries = settings.infra_retries.0;
+    let verdict = decide(&[facts], None, retries, None).verdict;
+    let how = match class {
+        Class::SuiteRan => "the suite ran and gave its own answer".to_string(),
+        Class::PermanentEnv => "at once, never retried (a permanent environment fault)".to_string(),
+        Class::TransientInfra if retries == 0 => format!(
+            "at once, no retries (infra_retries 0, {})",
+            settings.source_of("infra_retries")
+        ),
+        Class::TransientInfra => format!(
+            "after up to {retries} retries (infra_retries, {}), unless a retry gives another answer",
+            settings.source_of("infra_retries")
+        ),
+    };
+    Consequence { verdict, how }
+}
+
+fn verdict_line(c: &Consequence) -> String {
+    format!("{} (exit {}): {}", c.verdict, c.verdict.exit_code(), c.how)
+}
 
 pub fn classify(args: &ClassifyArgs) -> Result<u8> {
     let signal = signal(args)?;
-    let env = config::process_env;
-    let mut flags = Vec::new();
-    if let Some(r) = &args.rules {
-        flags.push(("rules", r.clone()));
-    }
-    let settings = config::load(&config::Request {
-        repo: &args.repo,
-        config: args.config.as_deref(),
-        flags,
-        env: &env,
-    })?;
-    let format = args.suite_format.unwrap_or(settings.suite_format);
+    let settings = config::resolve(&args.request())?;
+    let format = settings.suite_format;
     let handle = RulesHandle::ready(RuleSet::load(
         settings.rules.as_ref().map(|p| p.0.as_path()),
     )?);
@@ -110,29 +241,30 @@ pub fn classify(args: &ClassifyArgs) -> Result<u8> {
             }
         }
     };
-    let trace: Vec<TraceRow> = rules
-        .rules
-        .iter()
-        .map(|r| {
-            let applies = RuleSet::applies(r, Some(scope));
-            let why = if applies {
-                rules.mismatch(r, &replay.evidence(scope))
-            } else {
-                Some(format!("applies on {}", r.on.as_str()))
-            };
-            (
-                r.id.clone(),
-                r.builtin,
-                r.class.as_str(),
-                why,
-                r.checked.join(", "),
-            )
-        })
+    // The passes as the decision went: under auto, the channel's rules
+    // first (as if the suite never started), then the suite's.
+    let scopes = match args.scope {
+        ScopeArg::Auto if scope == Scope::Suite => vec![Scope::Channel, Scope::Suite],
+        _ => vec![scope],
+    };
+    let passes: Vec<Pass> = scopes
+        .into_iter()
+        .map(|s| pass(rules, &replay, s))
         .collect();
+    let result = consequence(c.class, &c.rule, &settings, &replay.evidence(scope));
+    let shown = Shown {
+        args,
+        scope,
+        c: &c,
+        result: &result,
+        passes: &passes,
+        settings: &settings,
+        replay: &replay,
+    };
     if args.json {
-        print_json(args, scope, &c, &trace);
+        print_json(&shown);
     } else {
-        print_text(args, scope, &c, &trace);
+        print_text(&shown);
     }
     Ok(crate::exit::SUCCESS)
 }
@@ -220,51 +352,155 @@ fn replay<'a>(
     })
 }
 
-fn print_json(args: &ClassifyArgs, scope: Scope, c: &Classification, trace: &[TraceRow]) {
-    let mut v = serde_json::to_value(c).unwrap_or_default();
-    v["scope"] = scope.as_str().into();
-    v["schema"] = "stagerun.classify/2".into();
-    if args.explain {
-        v["explain"] = trace
+/// Everything the printers show.
+struct Shown<'a> {
+    args: &'a ClassifyArgs,
+    scope: Scope,
+    c: &'a Classification,
+    result: &'a Consequence,
+    passes: &'a [Pass],
+    settings: &'a Settings,
+    replay: &'a Replay<'a>,
+}
+
+impl Shown<'_> {
+    fn near(&self) -> impl Iterator<Item = &TraceRow> {
+        self.passes
             .iter()
-            .map(|(id, builtin, class, why, checked)| {
-                serde_json::json!({"rule": id, "builtin": builtin, "class": class, "mismatch": why, "checked": checked})
+            .flat_map(|p| p.rows.iter())
+            .filter(|r| r.near())
+    }
+    /// What a near rule would have meant, had it matched.
+    fn had_it_matched(&self, row: &TraceRow) -> Consequence {
+        consequence(
+            row.class,
+            &row.id,
+            self.settings,
+            &self.replay.evidence(row.scope),
+        )
+    }
+}
+
+fn print_json(s: &Shown) {
+    let mut v = serde_json::to_value(s.c).unwrap_or_default();
+    v["scope"] = s.scope.as_str().into();
+    v["schema"] = "stagerun.classify/2".into();
+    v["verdict"] = s.result.verdict.to_string().into();
+    v["verdict_exit_code"] = s.result.verdict.exit_code().into();
+    if s.args.explain {
+        v["explain"] = s
+            .passes
+            .iter()
+            .flat_map(|p| p.rows.iter())
+            .map(|r| {
+                serde_json::json!({
+                    "rule": r.id, "builtin": r.builtin, "class": r.class.as_str(),
+                    "scope": r.scope.as_str(), "mismatch": r.mismatch(), "checked": r.checked,
+                })
+            })
+            .collect();
+        v["near"] = s
+            .near()
+            .map(|r| {
+                let then = s.had_it_matched(r);
+                serde_json::json!({
+                    "rule": r.id, "class": r.class.as_str(), "scope": r.scope.as_str(),
+                    "met": r.texts(true), "unmet": r.texts(false),
+                    "verdict": then.verdict.to_string(),
+                    "verdict_exit_code": then.verdict.exit_code(),
+                })
             })
             .collect();
     }
     diag::line(Stream::Out, &v.to_string());
 }
 
-fn print_text(args: &ClassifyArgs, scope: Scope, c: &Classification, trace: &[TraceRow]) {
+fn origin(builtin: bool) -> &'static str {
+    if builtin { "built-in" } else { "user" }
+}
+
+fn print_text(s: &Shown) {
+    let c = s.c;
     let mut text = format!(
         "class: {}\nrule: {}\nscope: {}\nreason: {}",
         c.class.as_str(),
         c.rule,
-        scope.as_str(),
+        s.scope.as_str(),
         c.reason
     );
     if let Some(fix) = &c.fix {
         text.push_str(&format!("\nwhat to do: {fix}"));
     }
+    text.push_str(&format!("\nverdict: {}", verdict_line(s.result)));
     diag::line(Stream::Out, &text);
-    if args.explain {
-        diag::line(Stream::Out, "\nrules, in order (first match wins):");
-        for (id, builtin, class, why, checked) in trace {
-            let origin = if *builtin { "built-in" } else { "user" };
-            match why {
+    if !s.args.explain {
+        return;
+    }
+    let near: Vec<&TraceRow> = s.near().collect();
+    if !near.is_empty() {
+        diag::line(
+            Stream::Out,
+            "\nnear rules (an output line matches them, yet they did not match):",
+        );
+        for r in near {
+            let then = s.had_it_matched(r);
+            diag::line(
+                Stream::Out,
+                &format!(
+                    "  {} ({}, on {}): {}, but {}\n    had it matched: {} → {}",
+                    r.id,
+                    origin(r.builtin),
+                    r.on.as_str(),
+                    r.matching_lines().join(" and "),
+                    r.texts(false).join(" and "),
+                    r.class.as_str(),
+                    verdict_line(&then)
+                ),
+            );
+        }
+    }
+    let two = s.passes.len() > 1;
+    for p in s.passes {
+        let what = match p.scope {
+            Scope::Channel if two => "channel rules first, as if the suite never started",
+            Scope::Channel => "channel rules: the suite never started",
+            Scope::Suite => "suite rules: the suite ended; its own status and output decide",
+            Scope::Lost => {
+                "the suite started and the channel was lost: our timeout, a transient channel signature, else the lost rule"
+            }
+            Scope::Any => "rules",
+        };
+        diag::line(
+            Stream::Out,
+            &format!("\n{what} (in order, first match wins):"),
+        );
+        for r in &p.rows {
+            match r.mismatch() {
                 None => {
-                    let versions = if checked.is_empty() {
+                    let versions = if r.checked.is_empty() {
                         String::new()
                     } else {
-                        format!(" (checked against {checked})")
+                        format!(" (checked against {})", r.checked)
+                    };
+                    let next = if p.scope == Scope::Channel && two {
+                        "; no channel signature matched, so the suite rules judge"
+                    } else {
+                        ""
                     };
                     diag::line(
                         Stream::Out,
-                        &format!("  MATCH  {id} ({origin}) → {class}{versions}"),
+                        &format!(
+                            "  MATCH  {} ({}) → {}{versions}{next}",
+                            r.id,
+                            origin(r.builtin),
+                            r.class.as_str()
+                        ),
                     );
-                    break;
                 }
-                Some(why) => diag::line(Stream::Out, &format!("  skip   {id} ({origin}): {why}")),
+                Some(why) => diag::line(
+                    Stream::Out,
+                    &format!("  skip   {} ({}): {why}", r.id, origin(r.builtin)),
+                ),
             }
         }
     }

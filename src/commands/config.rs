@@ -1,7 +1,7 @@
 //! `stagerun config`: every key's effective value and where it came from.
 
 use crate::cli::ConfigArgs;
-use crate::config::{self, KEYS};
+use crate::config::{self, KEYS, Source};
 use crate::diag::{self, Stream};
 use crate::error::Result;
 
@@ -10,15 +10,14 @@ pub fn show(args: &ConfigArgs) -> Result<u8> {
         diag::write(Stream::Out, config::DEFAULTS.as_bytes());
         return Ok(crate::exit::SUCCESS);
     }
-    let env = config::process_env;
-    let req = config::Request {
-        repo: &args.repo,
-        config: args.config.as_deref(),
-        flags: Vec::new(),
-        env: &env,
-    };
-    let s = config::load(&req)?;
+    let s = config::resolve(&config::Request::new(
+        config::Purpose::Inspect,
+        &args.repo,
+        args.config.as_deref(),
+        Vec::new(),
+    ))?;
     let skip = s.skipped_because();
+    let rows = rows(&s);
     let transport = crate::transport::Transport::for_settings(&s)
         .map(|t| t.label())
         .unwrap_or_else(|e| format!("(incomplete: {e})"));
@@ -28,15 +27,14 @@ pub fn show(args: &ConfigArgs) -> Result<u8> {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "none (no ./stagerun.yaml)".into());
     if args.json {
-        let values: Vec<_> = s
-            .provenance
+        let values: Vec<_> = rows
             .iter()
-            .map(|p| {
-                let doc = KEYS.iter().find(|k| k.name == p.key);
+            .map(|(key, value, source)| {
+                let doc = KEYS.iter().find(|k| k.name == *key);
                 serde_json::json!({
-                    "key": p.key,
-                    "value": p.value,
-                    "source": p.source.to_string(),
+                    "key": key,
+                    "value": value,
+                    "source": source,
                     "env": doc.map(|d| d.env),
                     "shape": doc.map(|d| d.shape),
                 })
@@ -63,13 +61,44 @@ pub fn show(args: &ConfigArgs) -> Result<u8> {
     if let Some(why) = &skip {
         text.push_str(&format!("# runs would be SKIPPED: {why}\n"));
     }
-    let width = s.provenance.iter().map(|p| p.key.len()).max().unwrap_or(10);
-    for p in &s.provenance {
-        text.push_str(&format!(
-            "{:<width$}  {:<40}  # {}\n",
-            p.key, p.value, p.source
-        ));
+    let width = rows.iter().map(|r| r.0.len()).max().unwrap_or(10);
+    for (key, value, source) in &rows {
+        text.push_str(&format!("{key:<width$}  {value:<40}  # {source}\n"));
     }
     diag::write(Stream::Out, text.as_bytes());
     Ok(crate::exit::SUCCESS)
+}
+
+/// (key, value in effect, where it comes from) for every key. An unset
+/// key says what unset means; `transport` and `engine` show the channel and
+/// engine in effect, and what decided them.
+fn rows(s: &config::Settings) -> Vec<(&'static str, String, String)> {
+    let placement = s.placement().ok();
+    s.provenance
+        .iter()
+        .map(|p| {
+            let doc = KEYS.iter().find(|k| k.name == p.key);
+            let unset = doc.filter(|d| d.optional && p.source == Source::Default);
+            let mut row = (p.key, p.value.clone(), p.source.to_string());
+            match (p.key, unset, &placement) {
+                ("transport", Some(_), Some(pl)) => {
+                    row.1 = pl.channel.as_str().into();
+                    if pl.channel_by.0 != "transport" {
+                        row.2 = format!("implied by `{}` ({})", pl.channel_by.0, pl.channel_by.1);
+                    }
+                }
+                ("engine", Some(_), Some(pl)) => {
+                    row.1 = pl.engine.as_str().into();
+                    row.2 = format!("built-in default (implied by `{}`)", pl.channel_by.0);
+                }
+                (_, Some(d), _) => {
+                    if let Some(meaning) = d.unset {
+                        row.2 = format!("built-in default: {meaning}");
+                    }
+                }
+                _ => {}
+            }
+            row
+        })
+        .collect()
 }

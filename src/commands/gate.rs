@@ -25,12 +25,7 @@ fn wait_for_run(dir: &std::path::Path, limit: Duration) -> bool {
 
 fn verdict(args: &GateArgs) -> Result<(crate::exit::Verdict, String)> {
     let dir = &args.work_item_dir;
-    if !dir.is_dir() {
-        return Err(Error::Usage(format!(
-            "work item `{}` is not a folder",
-            dir.display()
-        )));
-    }
+    crate::workitem::folder(dir)?;
     let path = dir.join(LOG_FILE);
     if crate::lock::held(dir) {
         let _ = crate::signals::install();
@@ -39,7 +34,7 @@ fn verdict(args: &GateArgs) -> Result<(crate::exit::Verdict, String)> {
             .is_some_and(|secs| wait_for_run(dir, Duration::from_secs(secs)));
         if !done {
             return Err(Error::Hold(format!(
-                "gate: run in progress for {}: its verdict is not recorded yet (`gate --wait` waits for it)",
+                "work item `{}` is busy: run in progress, its verdict not recorded yet (`gate --wait` waits for it)",
                 dir.display()
             )));
         }

@@ -88,12 +88,12 @@ pub fn history(args: &HistoryArgs) -> Result<u8> {
         args.format.unwrap_or(HistoryFormat::Table)
     };
     let path = folder(args)?;
-    let settings = config::load(&config::Request {
-        repo: args.repo.as_deref().unwrap_or(""),
-        config: args.config.as_deref(),
-        flags: Vec::new(),
-        env: &config::process_env,
-    })?;
+    let settings = config::resolve(&config::Request::new(
+        config::Purpose::Inspect,
+        args.repo.as_deref().unwrap_or(""),
+        args.config.as_deref(),
+        Vec::new(),
+    ))?;
     let p = Params::from_settings(&settings);
     let filter = Filter {
         checks: args.checks.clone(),

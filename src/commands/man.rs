@@ -1,5 +1,6 @@
 //! Man pages: stagerun(1) and one per subcommand, each with EXIT STATUS,
-//! ENVIRONMENT and FILES sections.
+//! ENVIRONMENT and FILES sections, one section per topic (and SEE ALSO
+//! stagerun(1) on a subcommand's page).
 
 use crate::cli::ManArgs;
 use crate::diag::{self, Stream};
@@ -48,26 +49,69 @@ fn extra_sections(page: &mut Vec<u8>) {
     page.extend_from_slice(roff.as_bytes());
 }
 
-fn render(cmd: clap::Command) -> Result<Vec<u8>> {
+/// One section per topic: the exit codes only in EXIT STATUS (not in an
+/// EXTRA section made of `--help`'s last line, nor in the description), and
+/// only pages `man --dir` writes named (no `stagerun-help(1)`).
+fn for_man(cmd: clap::Command) -> clap::Command {
+    let cmd = cmd
+        .disable_help_subcommand(true)
+        .after_help(None::<&str>)
+        .after_long_help(None::<&str>);
+    let about = cmd.get_long_about().map(|a| a.to_string());
+    match about
+        .as_deref()
+        .and_then(|a| a.find(": 0 SUCCESS").map(|i| (a, i)))
+    {
+        Some((about, i)) => {
+            let short = format!("{} (EXIT STATUS below).", &about[..i]);
+            cmd.long_about(short)
+        }
+        None => cmd,
+    }
+}
+
+fn render(cmd: clap::Command, root: bool) -> Result<Vec<u8>> {
     let mut page = Vec::new();
-    clap_mangen::Man::new(cmd)
+    clap_mangen::Man::new(for_man(cmd))
+        .source(format!("stagerun {}", env!("CARGO_PKG_VERSION")))
         .render(&mut page)
         .map_err(|e| Error::Internal(format!("cannot render the man page: {e}")))?;
     extra_sections(&mut page);
+    if !root {
+        page.extend_from_slice(b".SH \"SEE ALSO\"\n\\fBstagerun\\fR(1)\n");
+    }
     Ok(page)
+}
+
+/// A page name that is none of ours: the nearest one, and every one.
+fn no_page(name: &str, root: &clap::Command) -> Error {
+    let subs: Vec<&str> = root
+        .get_subcommands()
+        .map(|s| s.get_name())
+        .filter(|n| *n != "help")
+        .collect();
+    let word = name.strip_prefix("stagerun-").unwrap_or(name);
+    Error::Usage(format!(
+        "no man page `{name}`{}; the pages are stagerun(1) and one per subcommand: {}",
+        crate::suggest::did_you_mean(word, subs.iter().copied()),
+        subs.join(", ")
+    ))
 }
 
 fn page_for(name: Option<&str>) -> Result<(String, Vec<u8>)> {
     let root = crate::cli::command();
     match name {
-        None => Ok(("stagerun.1".into(), render(root)?)),
-        Some(sub) => {
+        None => Ok(("stagerun.1".into(), render(root, true)?)),
+        Some(name) => {
+            // `man run` and `man stagerun-run` are the same page.
+            let sub = name.strip_prefix("stagerun-").unwrap_or(name);
             let sc = root
                 .find_subcommand(sub)
-                .ok_or_else(|| Error::Usage(format!("no subcommand `{sub}`")))?
+                .ok_or_else(|| no_page(name, &root))?
                 .clone()
-                .name(format!("stagerun-{sub}"));
-            Ok((format!("stagerun-{sub}.1"), render(sc)?))
+                .name(format!("stagerun-{sub}"))
+                .bin_name(format!("stagerun {sub}"));
+            Ok((format!("stagerun-{sub}.1"), render(sc, false)?))
         }
     }
 }
@@ -75,8 +119,13 @@ fn page_for(name: Option<&str>) -> Result<(String, Vec<u8>)> {
 pub fn man(args: &ManArgs) -> Result<u8> {
     match &args.dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                Error::Usage(format!(
+                    "cannot create {}: {}",
+                    dir.display(),
+                    crate::error::describe_io(&e)
+                ))
+            })?;
             let mut names: Vec<Option<String>> = vec![None];
             names.extend(
                 crate::cli::command()
@@ -86,7 +135,11 @@ pub fn man(args: &ManArgs) -> Result<u8> {
             for n in names {
                 let (file, page) = page_for(n.as_deref())?;
                 std::fs::write(dir.join(&file), page).map_err(|e| {
-                    Error::Usage(format!("cannot write {}: {e}", dir.join(&file).display()))
+                    Error::Usage(format!(
+                        "cannot write {}: {}",
+                        dir.join(&file).display(),
+                        crate::error::describe_io(&e)
+                    ))
                 })?;
             }
         }

@@ -8,17 +8,13 @@ pub mod history;
 pub mod man;
 pub mod status;
 
-use crate::cli::PreflightArgs;
+use crate::cli::{DisconnectArgs, PreflightArgs};
+use crate::config::ChannelName;
 use crate::diag::{self, Stream};
 use crate::error::{Error, Result};
-use crate::run::plan;
 
 pub fn preflight(args: &PreflightArgs) -> Result<u8> {
-    let settings = plan::settings(
-        &args.channel.repo,
-        args.channel.config.as_deref(),
-        plan::key_flags(&args.channel),
-    )?;
+    let settings = crate::config::resolve(&args.request())?;
     let transport = crate::transport::Transport::for_settings(&settings)?;
     let rules = crate::preflight::rules_for(&settings)?;
     crate::signals::install().map_err(|e| Error::Internal(e.to_string()))?;
@@ -56,7 +52,7 @@ pub fn preflight(args: &PreflightArgs) -> Result<u8> {
     } else {
         crate::exit::HOLD
     };
-    if args.channel.json {
+    if args.json {
         let v = serde_json::json!({
             "schema": "stagerun.preflight/2",
             "ok": ok,
@@ -69,14 +65,15 @@ pub fn preflight(args: &PreflightArgs) -> Result<u8> {
     Ok(code)
 }
 
-pub fn disconnect(args: &PreflightArgs) -> Result<u8> {
-    let settings = plan::settings(
-        &args.channel.repo,
-        args.channel.config.as_deref(),
-        plan::key_flags(&args.channel),
-    )?;
-    let transport = crate::transport::Transport::for_settings(&settings)?;
-    let (closed, target, message) = match transport.ssh() {
+/// Only the channel matters: no engine, container or suite is needed to
+/// close a master.
+pub fn disconnect(args: &DisconnectArgs) -> Result<u8> {
+    let settings = crate::config::resolve(&args.request())?;
+    let ssh = match settings.placement()?.channel {
+        ChannelName::Ssh => Some(crate::transport::ssh::Ssh::from_settings(&settings)?),
+        ChannelName::Local => None,
+    };
+    let (closed, target, message) = match &ssh {
         None => (
             false,
             None,
@@ -98,7 +95,7 @@ pub fn disconnect(args: &PreflightArgs) -> Result<u8> {
     crate::note!("{message}");
     // Its error paths print the result object (lib.rs); this is the
     // success path's one object.
-    if args.channel.json {
+    if args.json {
         let v = serde_json::json!({
             "schema": "stagerun.disconnect/1",
             "ok": true,

@@ -173,14 +173,13 @@ fn recent(repo: &str, window: u32, limit: Duration) -> Recent {
 }
 
 pub fn build(args: &StatusArgs) -> StatusReport {
-    let env = config::process_env;
-    let req = config::Request {
-        repo: &args.repo,
-        config: args.config.as_deref(),
-        flags: Vec::new(),
-        env: &env,
-    };
-    let loaded = config::load(&req);
+    let req = config::Request::new(
+        config::Purpose::Inspect,
+        &args.repo,
+        args.config.as_deref(),
+        Vec::new(),
+    );
+    let loaded = config::resolve(&req);
     let skip = match config::skip_reason(&req) {
         Ok(s) => s,
         Err(e) => Some(format!("(undecided: {e})")),

@@ -78,8 +78,15 @@ impl<T> Combine for Option<T> {
 pub struct Layers(pub Vec<Layer>);
 
 impl Layers {
-    /// The key's value from the highest layer that has it, typed and checked.
-    pub fn get<T: Value>(&self, key: &'static str, provenance: &mut Vec<Provenance>) -> Result<T> {
+    /// Whether any layer sets the key (a bad value counts: it is reported
+    /// as bad, not as missing).
+    pub fn has(&self, key: &str) -> bool {
+        self.0.iter().any(|layer| layer.values.contains_key(key))
+    }
+
+    /// The key's value from the highest layer that has it, typed and
+    /// checked; None when no layer has it.
+    pub fn find<T: Value>(&self, key: &'static str) -> Result<Option<(T, Source)>> {
         let found = self
             .0
             .iter()
@@ -90,19 +97,28 @@ impl Layers {
                     .map(|(raw, source)| (raw, source, layer.base.as_deref()))
             })
             .fold(None, Combine::combine);
-        let (value, source) = match found {
-            Some((raw, source, base)) => {
-                let v = T::from_raw(raw, &Ctx { base })
-                    .map_err(|why| Error::bad_value(key, source, why))?;
-                (v, source.clone())
-            }
-            None => (
-                T::absent().ok_or_else(|| {
-                    Error::Internal(format!("configuration key `{key}` has no default"))
-                })?,
-                Source::Default,
-            ),
+        let Some((raw, source, base)) = found else {
+            return Ok(None);
         };
+        let v =
+            T::from_raw(raw, &Ctx { base }).map_err(|why| Error::bad_value(key, source, why))?;
+        Ok(Some((v, source.clone())))
+    }
+
+    /// The key's value and its source; a key no layer sets is absent (only
+    /// optional keys may be).
+    pub fn value<T: Value>(&self, key: &'static str) -> Result<(T, Source)> {
+        match self.find(key)? {
+            Some(found) => Ok(found),
+            None => T::absent().map(|v| (v, Source::Default)).ok_or_else(|| {
+                Error::Internal(format!("configuration key `{key}` has no default"))
+            }),
+        }
+    }
+
+    /// `value`, recorded for `stagerun config` and errors.
+    pub fn get<T: Value>(&self, key: &'static str, provenance: &mut Vec<Provenance>) -> Result<T> {
+        let (value, source) = self.value::<T>(key)?;
         provenance.push(Provenance {
             key,
             value: value.show(),

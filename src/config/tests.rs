@@ -42,11 +42,12 @@ impl Case {
             config: path.exists().then_some(path.as_path()),
             flags: self.flags.clone(),
             env: &lookup,
+            purpose: Purpose::Inspect,
         };
         f(&req)
     }
     fn load(&self) -> Result<Settings> {
-        self.with(load)
+        self.with(resolve)
     }
     fn skip(&self) -> Result<Option<String>> {
         self.with(skip_reason)
@@ -275,4 +276,145 @@ fn exec_options_that_take_the_suite_out_of_supervision_are_refused() {
             .load();
         assert!(s.is_ok(), "{good}: {:?}", s.err());
     }
+}
+
+#[test]
+fn every_bad_and_missing_value_is_reported_at_once_after_the_kill_switch() {
+    let env: HashMap<&str, &str> = [
+        ("ORCH_STAGING_RUNNER_TIMEOUT", "soon"),
+        ("ORCH_STAGING_RUNNER_GRACE", "-1"),
+        ("ORCH_STAGING_RUNNER_ENGINE", "kubectl"),
+    ]
+    .into();
+    let lookup = |k: &str| env.get(k).map(|v| v.to_string());
+    let req = |purpose| Request {
+        repo: "core",
+        config: None,
+        flags: vec![("port", "0".to_string())],
+        env: &lookup,
+        purpose,
+    };
+    let msg = resolve(&req(Purpose::Run)).unwrap_err().to_string();
+    let lines: Vec<&str> = msg.lines().collect();
+    assert_eq!(lines[0], "6 configuration problems:", "{msg}");
+    for (line, says) in lines[1..].iter().zip([
+        "invalid value for `port` from flag --port",
+        "invalid value for `timeout` from environment variable ORCH_STAGING_RUNNER_TIMEOUT",
+        "invalid value for `grace` from environment variable ORCH_STAGING_RUNNER_GRACE",
+        "`host` is not set: the ssh transport needs it (flag --host,",
+        "`pod` is not set: the kubectl engine needs it (flag --pod,",
+        "`container` is not set: the kubectl engine needs it (flag --container,",
+    ]) {
+        assert!(line.starts_with(&format!("  - {says}")), "{line}\n{msg}");
+    }
+    // disconnect needs the channel only; inspecting needs nothing.
+    let msg = resolve(&req(Purpose::Disconnect)).unwrap_err().to_string();
+    assert!(
+        msg.contains("`host` is not set") && !msg.contains("`pod`"),
+        "{msg}"
+    );
+    let msg = resolve(&req(Purpose::Inspect)).unwrap_err().to_string();
+    assert!(
+        msg.starts_with("3 configuration problems") && !msg.contains("not set"),
+        "{msg}"
+    );
+    // The kill-switch first, whatever else is wrong.
+    let off = |k: &str| match k {
+        "ORCH_STAGING_RUNNER_ENABLED" => Some("false".to_string()),
+        _ => lookup(k),
+    };
+    let err = resolve(&Request {
+        env: &off,
+        ..req(Purpose::Run)
+    })
+    .unwrap_err();
+    assert_eq!(err.code(), crate::exit::SKIPPED, "{err}");
+}
+
+#[test]
+fn the_legacy_switch_and_the_transport_decide_the_channel_by_layer() {
+    let placed = |c: Case| {
+        let p = c.load().unwrap().placement().unwrap();
+        (p.channel.as_str(), p.engine.as_str(), p.channel_by.0)
+    };
+    assert_eq!(placed(Case::new(None)), ("ssh", "docker", "transport"));
+    let c = Case::new(None).env("ORCH_STAGING_RUNNER_EXEC_HOST_SIDE", "false");
+    assert_eq!(placed(c), ("local", "docker", "exec_host_side"));
+    // The higher layer wins: a transport flag over the environment's switch.
+    let c = Case::new(None)
+        .env("ORCH_STAGING_RUNNER_EXEC_HOST_SIDE", "false")
+        .flag("transport", "ssh");
+    assert_eq!(placed(c), ("ssh", "docker", "transport"));
+    let c = Case::new(None).flag("transport", "local");
+    assert_eq!(placed(c), ("local", "none", "transport"));
+    let err = Case::new(None)
+        .flag("transport", "docker")
+        .flag("engine", "podman")
+        .load()
+        .unwrap()
+        .placement()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("`--transport local --engine podman`"),
+        "{err}"
+    );
+}
+
+/// docs/configuration.md's table of every key, from the key list.
+#[test]
+fn docs_list_every_key_with_its_variable_flag_and_default() {
+    let cell = |s: &str| s.replace('|', "\\|");
+    let defaults = defaults_shown();
+    let names = [
+        (takes::RUN, "run"),
+        (takes::PREFLIGHT, "preflight"),
+        (takes::DISCONNECT, "disconnect"),
+        (takes::CLASSIFY, "classify"),
+    ];
+    let mut body = String::from(
+        "| key | environment | flag (subcommands) | default | meaning |\n|---|---|---|---|---|\n",
+    );
+    for k in KEYS {
+        let flag = k.flag.as_ref().map_or(String::new(), |f| {
+            let subs: Vec<&str> = names
+                .iter()
+                .filter(|(bit, _)| f.takes & bit != 0)
+                .map(|(_, n)| *n)
+                .collect();
+            let sets = f
+                .switch
+                .map_or(String::new(), |(v, _)| format!("; sets {v}"));
+            format!("`--{}` ({}{sets})", f.long, subs.join(", "))
+        });
+        let default = defaults
+            .iter()
+            .find(|(key, _)| key == k.name)
+            .map(|(_, v)| format!("`{}`", cell(v)))
+            .or(k.unset.map(|u| format!("unset: {u}")))
+            .unwrap_or_default();
+        body.push_str(&format!(
+            "| `{}` | `{}` | {flag} | {default} | {} |\n",
+            k.name,
+            k.env,
+            cell(k.text())
+        ));
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/configuration.md");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let (begin, end) = ("<!-- keys:begin -->\n", "<!-- keys:end -->");
+    let (Some(a), Some(b)) = (text.find(begin), text.find(end)) else {
+        panic!("docs/configuration.md lacks the keys markers");
+    };
+    if text[a + begin.len()..b] != body
+        && std::env::var("STAGERUN_UPDATE_DOCS").as_deref() == Ok("1")
+    {
+        let updated = format!("{}{begin}{body}{}", &text[..a], &text[b..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    assert!(
+        text[a + begin.len()..b] == body,
+        "docs/configuration.md is stale: STAGERUN_UPDATE_DOCS=1 cargo test --lib config"
+    );
 }

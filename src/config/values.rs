@@ -53,6 +53,13 @@ pub struct Ctx<'a> {
 pub trait Value: Sized + Clone {
     /// What the value looks like, for help and docs.
     const SHAPE: &'static str;
+    /// The placeholder of its flag's value in help (default: the flag's name).
+    const METAVAR: Option<&'static str> = None;
+    /// The closed set of values it takes, if it has one (clap checks a
+    /// flag's value against it and suggests the nearest).
+    const CHOICES: &'static [&'static str] = &[];
+    /// Whether no layer may set it (`Option<T>`: its line says what unset means).
+    const OPTIONAL: bool = false;
     fn from_text(s: &str, ctx: &Ctx) -> Result<Self, String>;
     fn from_yaml(y: &Yaml, ctx: &Ctx) -> Result<Self, String> {
         match y.scalar() {
@@ -128,6 +135,9 @@ pub fn last_line(s: &str) -> String {
 /// Keys without a default are `Option<T>`: absent is a value too.
 impl<T: Value + OptionalValue> Value for Option<T> {
     const SHAPE: &'static str = T::SHAPE;
+    const METAVAR: Option<&'static str> = T::METAVAR;
+    const CHOICES: &'static [&'static str] = T::CHOICES;
+    const OPTIONAL: bool = true;
     fn from_text(s: &str, ctx: &Ctx) -> Result<Self, String> {
         T::from_text(s, ctx).map(Some)
     }

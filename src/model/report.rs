@@ -2,7 +2,7 @@
 //! docs/result.schema.json).
 
 use super::{Check, Class, CleanupState, Counts, Outcome, Reached, Scope};
-use crate::config::{EngineName, SuiteFormat, TransportName};
+use crate::config::{ChannelName, EngineName, SuiteFormat, TransportName};
 use crate::error::ErrorKind;
 use crate::exit::Verdict;
 use serde::Serialize;
@@ -38,14 +38,6 @@ impl From<Verdict> for ResultWord {
             Verdict::Failed => ResultWord::Failed,
             Verdict::Hold => ResultWord::Hold,
         }
-    }
-}
-
-words! {
-    /// The channel a run used.
-    pub enum ChannelName {
-        Local = "local",
-        Ssh = "ssh",
     }
 }
 

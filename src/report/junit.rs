@@ -296,6 +296,9 @@ impl Sink for Junit {
     }
     fn emit(&self, report: &RunReport) -> Result<(), String> {
         let xml = render(report).map_err(|e| e.to_string())?;
-        super::staging_log::write_atomic(&self.0, xml.as_bytes()).map(|_| ())
+        // Named like every other file stagerun cannot write.
+        super::staging_log::write_atomic(&self.0, xml.as_bytes())
+            .map(|_| ())
+            .map_err(|e| format!("{}: {e}", self.0.display()))
     }
 }

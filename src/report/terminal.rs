@@ -1,7 +1,8 @@
 //! The last line a person reads, agreeing with the exit code; and what to do.
 
-use super::{ResultWord, RunReport, Sink};
+use super::{ResultWord, RunReport, Sink, StepOutcome};
 use crate::diag;
+use crate::model::StepStatus;
 
 pub struct Terminal;
 
@@ -13,6 +14,15 @@ fn style(word: ResultWord) -> anstyle::Style {
         ResultWord::Error => anstyle::AnsiColor::Red,
     };
     anstyle::Style::new().bold().fg_color(Some(color.into()))
+}
+
+/// What happened to the log's commit and push, in one line.
+fn push_line(push: &StepOutcome) -> String {
+    match push.status {
+        StepStatus::Pushed => format!("log committed and pushed to {}", push.detail),
+        StepStatus::Failed => format!("log push failed (verdict unchanged): {}", push.detail),
+        StepStatus::Skipped | StepStatus::Ran => format!("log push skipped: {}", push.detail),
+    }
 }
 
 impl Sink for Terminal {
@@ -54,6 +64,7 @@ impl Sink for Terminal {
                         }
                     );
                 }
+                crate::note!("{}", push_line(&d.push));
                 if r.verdict != ResultWord::Success
                     && let Some(fix) = &d.fix
                 {

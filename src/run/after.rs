@@ -6,9 +6,9 @@ use super::plan::Plan;
 use super::provenance::Provenance;
 use super::verdict::{Cleanup, Decision, Outcome};
 use super::{alert, push};
-use crate::config::{EngineName, TransportName};
+use crate::config::{ChannelName, EngineName, TransportName};
 use crate::exit::{self, Verdict};
-use crate::model::{ChannelName, LogStatus, StepStatus, seconds};
+use crate::model::{LogStatus, StepStatus, seconds};
 use crate::report::staging_log::{self, Written};
 use crate::report::{
     AdoptedRun, AttemptRecord, LogState, RESULT_SCHEMA, ReattachRecord, ResultWord, RunDetails,
@@ -322,7 +322,7 @@ pub fn notify(plan: &Plan, r: &mut RunReport, interrupted: bool, signals_since: 
             "deploy-staging({}): staging gate {} ({})",
             d.work_item, verdict, d.summary
         );
-        let out = push::push(&push::Request {
+        push::push(&push::Request {
             log_path: &plan.item.log_path(),
             message: &message,
             remote: &s.push_remote.0,
@@ -330,11 +330,7 @@ pub fn notify(plan: &Plan, r: &mut RunReport, interrupted: bool, signals_since: 
             timeout: s.push_timeout.0,
             connect_timeout: s.connect_timeout.0,
             signals_since,
-        });
-        if out.status == StepStatus::Failed {
-            crate::warn!("push failed (verdict unchanged): {}", out.detail);
-        }
-        out
+        })
     };
     if let Some(d) = r.run.as_mut() {
         d.alert = alert;

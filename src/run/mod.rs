@@ -3,6 +3,7 @@
 pub mod after;
 mod alert;
 pub mod attempt;
+mod dry_run;
 pub mod persist;
 pub mod plan;
 mod provenance;
@@ -13,12 +14,11 @@ mod suite_report;
 pub mod verdict;
 
 use crate::cli::RunArgs;
-use crate::diag::{self, Stream};
+use crate::diag::Stream;
 use crate::error::{Error, Result};
 use crate::lock::WorkItemLock;
 use crate::process::{registry, supervise};
 use crate::report::{self, RunReport, Sink};
-use crate::transport::display_argv;
 use plan::Plan;
 
 /// Runs and reports; every exit path ends in the sinks with one exit code.
@@ -41,9 +41,19 @@ pub fn run(args: &RunArgs) -> u8 {
 fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
     crate::signals::install()
         .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
-    let plan = Plan::build(args)?;
-    if args.dry_run {
-        dry_run(&plan)?;
+    let (settings, item) = crate::config::resolve_with(&args.request(), |s| {
+        crate::workitem::WorkItem::open(&args.work_item_dir, &s.id_pattern.0)
+    })?;
+    let plan = Plan::build(
+        settings,
+        item,
+        plan::Outputs {
+            json: args.json,
+            quiet: args.quiet,
+        },
+    )?;
+    if let Some(form) = args.dry_run {
+        dry_run::print(&plan, form)?;
         return Ok(None);
     }
     let lock = WorkItemLock::acquire(&plan.item.dir, &plan.item.id)?;
@@ -136,17 +146,6 @@ fn previous_run_lost(log: &std::path::Path) -> Option<String> {
     })
 }
 
-fn dry_run(plan: &Plan) -> Result<()> {
-    let argv = plan.attempt_argv(&crate::capture::markers::nonce(), None)?;
-    if plan.json {
-        let v = serde_json::json!({"schema": "stagerun.dry-run/1", "argv": argv, "command": display_argv(&argv)});
-        diag::line(Stream::Out, &v.to_string());
-    } else {
-        diag::line(Stream::Out, &display_argv(&argv));
-    }
-    Ok(())
-}
-
 /// Where the suite's live output goes (stdout, or stderr under --json).
 fn echo_stream(plan: &Plan) -> Stream {
     if plan.json { Stream::Err } else { Stream::Out }
@@ -177,7 +176,7 @@ fn ci_end(plan: &Plan, github_token: Option<String>) {
 
 /// Every output, from the one report.
 fn emit(args: &RunArgs, r: &RunReport) {
-    let json = args.channel.json;
+    let json = args.json;
     let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
     if let Some(path) = &args.junit {
         sinks.push(Box::new(report::junit::Junit(path.clone())));

@@ -2,9 +2,8 @@
 //! item, the transport, the suite's command, the rules.
 
 use crate::classify::RulesHandle;
-use crate::cli::RunArgs;
 use crate::config::{self, Settings};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::transport::{Transport, display_argv, wrapper};
 use crate::workitem::WorkItem;
 use std::time::{Duration, Instant};
@@ -24,59 +23,10 @@ pub struct Plan {
     pub quiet: bool,
 }
 
-/// Flags that are configuration keys, as (key, raw value).
-pub fn key_flags(c: &crate::cli::ChannelArgs) -> Vec<(&'static str, String)> {
-    let mut flags: Vec<(&'static str, String)> = Vec::new();
-    let mut put = |key: &'static str, v: Option<String>| {
-        if let Some(v) = v {
-            flags.push((key, v));
-        }
-    };
-    put("transport", c.transport.map(|t| t.as_str().to_string()));
-    put("engine", c.engine.map(|e| e.as_str().to_string()));
-    put("host", c.host.clone());
-    put("user", c.user.clone());
-    put("port", c.port.clone());
-    put("container", c.container.clone());
-    put("pod", c.pod.clone());
-    put("namespace", c.namespace.clone());
-    put("kube_context", c.kube_context.clone());
-    put("check_script", c.check_script.clone());
-    put("python", c.python.clone());
-    put("identity_file", c.identity_file.clone());
-    put("known_hosts", c.known_hosts.clone());
-    put("timeout", c.timeout.clone());
-    put("connection_persist", c.persist.clone());
-    put(
-        "suite_format",
-        c.suite_format.map(|f| f.as_str().to_string()),
-    );
-    put("suite_report", c.suite_report.clone());
-    flags
-}
-
-/// Kill-switch and scope first, then every other key.
-pub fn settings(
-    repo: &str,
-    config_file: Option<&std::path::Path>,
-    flags: Vec<(&'static str, String)>,
-) -> Result<Settings> {
-    if repo.trim().is_empty() {
-        return Err(Error::Usage(
-            "--repo must name the repository (it selects scope and per-repo settings)".into(),
-        ));
-    }
-    let env = config::process_env;
-    let req = config::Request {
-        repo,
-        config: config_file,
-        flags,
-        env: &env,
-    };
-    if let Some(why) = config::skip_reason(&req)? {
-        return Err(Error::Skipped(why));
-    }
-    config::load(&req)
+/// How the run reports, from its own flags (not settings).
+pub struct Outputs {
+    pub json: bool,
+    pub quiet: bool,
 }
 
 /// A check script run on this machine is a local path: relative to the
@@ -98,29 +48,10 @@ fn local_script(s: &Settings, t: &Transport) -> String {
 }
 
 impl Plan {
-    pub fn build(args: &RunArgs) -> Result<Plan> {
-        let mut flags = key_flags(&args.channel);
-        let mut put = |key: &'static str, v: Option<String>| {
-            if let Some(v) = v {
-                flags.push((key, v));
-            }
-        };
-        put("mode", args.mode.clone());
-        put("infra_retries", args.retries.clone());
-        put("rules", args.rules.clone());
-        put("deadline", args.deadline.clone());
-        if args.no_push {
-            put("push", Some("false".into()));
-        }
-        let settings = settings(&args.channel.repo, args.channel.config.as_deref(), flags)?;
-        let item = WorkItem::open(&args.work_item_dir, &settings.id_pattern.0)?;
+    /// The plan for a work item, from settings `config::resolve` has
+    /// checked (every required value is there).
+    pub fn build(settings: Settings, item: WorkItem, outputs: Outputs) -> Result<Plan> {
         let transport = Transport::for_settings(&settings)?;
-        if settings.suite_format == config::SuiteFormat::Junit && settings.suite_report.is_none() {
-            return Err(crate::transport::ssh::missing(
-                "suite_report",
-                "the junit suite format",
-            ));
-        }
         let rules = RulesHandle::for_file(settings.rules.as_ref().map(|p| p.0.as_path()))?;
         let suite = vec![
             settings.python.0.clone(),
@@ -139,8 +70,8 @@ impl Plan {
             suite,
             started_at: chrono::Utc::now(),
             clock,
-            json: args.channel.json,
-            quiet: args.quiet,
+            json: outputs.json,
+            quiet: outputs.quiet,
             settings,
         })
     }

@@ -112,7 +112,19 @@ pub fn push(req: &Request) -> StepOutcome {
         signals_since: req.signals_since,
     };
     if let Err(e) = git.run(&["rev-parse", "--is-inside-work-tree"]) {
-        return outcome(StepStatus::Skipped, format!("not in a git work tree ({e})"));
+        // git's own words only when they say more than "not a repository".
+        let why = if e.contains("not a git repository") {
+            String::new()
+        } else {
+            format!(" ({e})")
+        };
+        return outcome(
+            StepStatus::Skipped,
+            format!(
+                "the work item folder {} is not in a git work tree{why}",
+                dir.display()
+            ),
+        );
     }
     // Only when the user set no ssh command of their own (a deploy key, a
     // known_hosts file): add ours, which never prompts.

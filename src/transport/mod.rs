@@ -14,9 +14,8 @@ pub mod ssh;
 pub mod wrapper;
 
 use crate::classify::Class;
-use crate::config::{EngineName, Settings, TransportName};
-use crate::error::{Error, Result};
-use crate::model::ChannelName;
+use crate::config::{ChannelName, EngineName, Settings};
+use crate::error::Result;
 use std::path::Path;
 
 /// A preflight step run through the channel: `argv` at the engine's level,
@@ -64,28 +63,12 @@ pub struct Transport {
 }
 
 impl Transport {
-    /// The channel and engine the settings ask for; every value they use is
-    /// already validated by its type, and required ones are checked here.
+    /// The channel and engine the settings ask for (`Settings::placement`);
+    /// every value they use is validated by its type, and `config::resolve`
+    /// has reported the required ones missing (the engines check again).
     pub fn for_settings(s: &Settings) -> Result<Transport> {
-        let legacy_local = !s.exec_host_side
-            && (s.transport.is_none()
-                || s.source_of("exec_host_side").rank() > s.source_of("transport").rank());
-        let (channel_name, implied_engine) = match (legacy_local, s.transport) {
-            (true, _) | (false, Some(TransportName::Docker)) => ("local", EngineName::Docker),
-            (false, Some(TransportName::Local)) => ("local", EngineName::None),
-            (false, Some(TransportName::Ssh) | None) => ("ssh", EngineName::Docker),
-        };
-        if s.transport == Some(TransportName::Docker)
-            && let Some(e) = s.engine
-            && e != EngineName::Docker
-        {
-            return Err(Error::Config(format!(
-                "`transport: docker` means the local docker engine; for {e} use `--transport local --engine {e}` (engine from {})",
-                s.source_of("engine")
-            )));
-        }
-        let engine_name = s.engine.unwrap_or(implied_engine);
-        let engine: Box<dyn Engine> = match engine_name {
+        let placement = s.placement()?;
+        let engine: Box<dyn Engine> = match placement.engine {
             EngineName::Docker => {
                 Box::new(container::Container::from_settings(&container::DOCKER, s)?)
             }
@@ -95,9 +78,9 @@ impl Transport {
             EngineName::Kubectl => Box::new(kubectl::Kubectl::from_settings(s)?),
             EngineName::None => Box::new(none::NoEngine),
         };
-        let channel = match channel_name {
-            "ssh" => Channel::Ssh(ssh::Ssh::from_settings(s)?),
-            _ => Channel::Local,
+        let channel = match placement.channel {
+            ChannelName::Ssh => Channel::Ssh(ssh::Ssh::from_settings(s)?),
+            ChannelName::Local => Channel::Local,
         };
         Ok(Transport { channel, engine })
     }

@@ -150,12 +150,10 @@ pub fn remote_command(parts: &[String]) -> Result<String> {
         .map_err(|e| Error::Config(format!("cannot quote the remote command: {e}")))
 }
 
+/// A required value no layer set (`config::resolve` reports these first,
+/// all at once; this is the engines' own check, in the same words).
 pub fn missing(key: &str, what: &str) -> Error {
-    Error::Config(format!(
-        "`{key}` is not set: {what} needs it (flag --{}, environment ORCH_STAGING_RUNNER_{}, or config key `{key}`)",
-        key.replace('_', "-"),
-        key.to_ascii_uppercase()
-    ))
+    crate::config::not_set(key, what, crate::config::takes::RUN)
 }
 
 #[cfg(test)]

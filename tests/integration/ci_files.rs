@@ -7,7 +7,6 @@
 //! do with the files (retries, allow_failure, podFailurePolicy) is not run.
 
 use crate::common::*;
-use crate::outputs::pytools;
 use std::path::Path;
 use std::process::Command;
 
@@ -24,15 +23,12 @@ fn have(tool: &str) -> Result<(), String> {
 }
 
 fn pyyaml() -> Result<(), String> {
-    let dir = pytools()?;
-    if dir.join("yaml").is_dir() && dir.join("check_jsonschema").is_dir() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} has no PyYAML or check-jsonschema (bash .ci/run installs them)",
-            dir.display()
-        ))
-    }
+    crate::outputs::pytools_with(&[("PyYAML", "yaml")]).map(drop)
+}
+
+fn schema_tools() -> Result<(), String> {
+    crate::outputs::pytools_with(&[("check-jsonschema", "check_jsonschema"), ("PyYAML", "yaml")])
+        .map(drop)
 }
 
 /// A script from tests/ci with the tools on PYTHONPATH and nothing from
@@ -52,7 +48,9 @@ pub(crate) fn script(path: &str) -> Command {
             cmd.env_remove(k);
         }
     }
-    if let Ok(dir) = pytools() {
+    if let Ok(dir) = crate::outputs::pytools_with(&[])
+        && dir.is_dir()
+    {
         cmd.env("PYTHONPATH", &dir).env("PYTOOLS", &dir);
     }
     cmd.env("STAGERUN", bin()).env("PROJECT", repo_root());
@@ -96,7 +94,7 @@ fn the_gitlab_component_script_runs_under_bash_and_dash() {
 
 #[test]
 fn ci_files_pass_their_schemas_and_lints() {
-    if !require("check-jsonschema and PyYAML", pyyaml()) {
+    if !require("check-jsonschema and PyYAML", schema_tools()) {
         return;
     }
     let mut cmd = script("tests/ci/lint.sh");

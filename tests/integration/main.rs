@@ -8,6 +8,7 @@ mod common;
 
 mod architecture;
 mod ci_files;
+mod cli_settings;
 mod config;
 mod dist;
 mod dist_image;
@@ -24,6 +25,7 @@ mod history;
 mod kubectl;
 mod outputs;
 mod push;
+mod readable;
 mod reliability;
 mod run_local;
 mod signals;

@@ -7,20 +7,37 @@ use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// Python tools the tests use (junitparser, check-jsonschema, pytest),
-/// installed by .ci/run into target/pytools.
-pub fn pytools() -> Result<PathBuf, String> {
+/// The folder of the Python tools the tests use, installed by .ci/run
+/// into target/pytools, when it holds each of `tools` (a tool's name and
+/// the package folder it installs); else an error naming the missing ones.
+pub fn pytools_with(tools: &[(&str, &str)]) -> Result<PathBuf, String> {
     let dir = std::env::var_os("STAGERUN_PYTOOLS")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target/pytools"));
-    if dir.join("junitparser").is_dir() {
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|(_, package)| !dir.join(package).is_dir())
+        .map(|(name, _)| *name)
+        .collect();
+    if missing.is_empty() {
         Ok(dir)
     } else {
         Err(format!(
-            "{} has no junitparser (bash .ci/run installs it)",
-            dir.display()
+            "{} has no {} (bash .ci/run installs it)",
+            dir.display(),
+            missing.join(" and no ")
         ))
     }
+}
+
+/// The Python tools' folder, for junitparser (a real JUnit consumer).
+pub fn pytools() -> Result<PathBuf, String> {
+    pytools_with(&[("junitparser", "junitparser")])
+}
+
+/// The Python tools' folder, for pytest (real JUnit XML suites).
+pub fn pytest() -> Result<PathBuf, String> {
+    pytools_with(&[("pytest", "_pytest")])
 }
 
 fn run_json(cmd: &mut assert_cmd::Command, code: i32) -> serde_json::Value {

@@ -455,3 +455,74 @@ fn a_full_ref_as_push_branch_is_the_branch_never_doubled() {
         .stderr(predicate::str::contains("not a branch"));
     }
 }
+
+/// The terminal says what happened to the push in one line on every path
+/// that writes the log (without --json too): pushed where, skipped and
+/// why, failed and why.
+#[test]
+fn the_terminal_says_in_one_line_what_happened_to_the_push() {
+    let sb = Sandbox::new();
+    let push_lines = |a: &assert_cmd::assert::Assert| -> Vec<String> {
+        String::from_utf8_lossy(&a.get_output().stderr)
+            .lines()
+            .filter(|l| l.contains("log push") || l.contains("log committed"))
+            .map(str::to_string)
+            .collect()
+    };
+    let run = |item: &Path, scenario: &str, push: bool| {
+        let mut cmd = stagerun(sb.path());
+        cmd.arg("run")
+            .arg(item)
+            .args(["--repo", "orch-core", "--transport", "local", "--quiet"])
+            .env("ORCH_STAGING_RUNNER_CHECK_SCRIPT", check_script())
+            .env("ORCH_STAGING_RUNNER_INFRA_RETRIES", "0")
+            .env("STAGING_CHECK_SCENARIO", scenario)
+            .timeout(Duration::from_secs(60));
+        if !push {
+            cmd.arg("--no-push");
+        }
+        cmd.assert()
+    };
+    // Outside a git work tree: skipped, and why (a HOLD writes its log too).
+    let outside = sb.work_item(&uid("ORCH"));
+    for (scenario, code) in [("pass", 0), ("fail", 1), ("silent", 75)] {
+        let a = run(&outside, scenario, true).code(code);
+        assert_eq!(
+            push_lines(&a),
+            [format!(
+                "stagerun: log push skipped: the work item folder {} is not in a git work tree",
+                outside.canonicalize().unwrap().display()
+            )],
+            "{scenario}"
+        );
+    }
+    let a = run(&outside, "pass", false).code(0);
+    assert_eq!(
+        push_lines(&a),
+        ["stagerun: log push skipped: disabled by flag --no-push"]
+    );
+    // Pushed: where to.
+    let r = repo_with_remote(&sb);
+    let a = run(&r.item, "pass", true).code(0);
+    assert_eq!(
+        push_lines(&a),
+        [format!(
+            "stagerun: log committed and pushed to origin {}",
+            r.branch
+        )]
+    );
+    // Failed: why, and that the verdict stands.
+    let missing = sb.path().join("no-such-remote.git");
+    git(
+        &r.work,
+        &["remote", "set-url", "origin", missing.to_str().unwrap()],
+    );
+    let a = run(&r.item, "fail", true).code(1);
+    let lines = push_lines(&a);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert!(
+        lines[0].starts_with("stagerun: log push failed (verdict unchanged): git push")
+            && lines[0].contains("does not appear to be a git repository"),
+        "{lines:?}"
+    );
+}

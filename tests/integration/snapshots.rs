@@ -112,20 +112,28 @@ fn dry_run_for_each_channel_and_engine() {
             ],
         ),
     ] {
-        let out = stagerun(sb.path())
-            .arg("run")
-            .arg(&item)
-            .args(["--repo", "r", "--dry-run"])
-            .args(&args)
-            .assert()
-            .code(0)
-            .get_output()
-            .stdout
-            .clone();
-        insta::assert_snapshot!(
-            format!("dry_run_{name}"),
+        let dry_run = |form: &str| {
+            let out = stagerun(sb.path())
+                .arg("run")
+                .arg(&item)
+                .args(["--repo", "r", form])
+                .args(&args)
+                .assert()
+                .code(0)
+                .get_output()
+                .stdout
+                .clone();
             redact(&sb, &String::from_utf8(out).unwrap())
-        );
+        };
+        // The exact argv is the contract: `--dry-run=exact` prints it alone.
+        let exact = dry_run("--dry-run=exact");
+        insta::assert_snapshot!(format!("dry_run_{name}"), exact);
+        // Plain --dry-run: what a person checks first, then that same argv.
+        let full = dry_run("--dry-run");
+        let readable = full
+            .strip_suffix(&exact)
+            .unwrap_or_else(|| panic!("{name}: --dry-run does not end with the exact argv"));
+        insta::assert_snapshot!(format!("dry_run_readable_{name}"), readable);
     }
 }
 
@@ -148,6 +156,8 @@ fn config_and_help() {
         ("help", vec!["--help"]),
         ("help_run", vec!["run", "--help"]),
         ("help_gate", vec!["gate", "--help"]),
+        ("help_preflight", vec!["preflight", "--help"]),
+        ("help_disconnect", vec!["disconnect", "--help"]),
     ] {
         let out = stagerun(sb.path())
             .args(&args)

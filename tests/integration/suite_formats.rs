@@ -187,10 +187,10 @@ fn bats_tap_suites_locally() {
 
 #[test]
 fn pytest_junit_suites_locally() {
-    let Ok(tools) = crate::outputs::pytools() else {
+    let Ok(tools) = crate::outputs::pytest() else {
         require(
             "pytest (target/pytools)",
-            crate::outputs::pytools().map(|_| ()),
+            crate::outputs::pytest().map(|_| ()),
         );
         return;
     };
@@ -240,10 +240,10 @@ fn real_suites_inside_a_container_over_ssh() {
     if !docker::ready(Engine::Docker) || !require("bats", bats()) {
         return;
     }
-    let Ok(tools) = crate::outputs::pytools() else {
+    let Ok(tools) = crate::outputs::pytest() else {
         require(
             "pytest (target/pytools)",
-            crate::outputs::pytools().map(|_| ()),
+            crate::outputs::pytest().map(|_| ()),
         );
         return;
     };

@@ -59,6 +59,7 @@ macro_rules! duration_type {
         pub struct $name(pub Duration);
         impl Value for $name {
             const SHAPE: &'static str = "a duration (seconds, or like 90s, 15m)";
+            const METAVAR: Option<&'static str> = Some("DURATION");
             fn from_text(s: &str, _: &Ctx) -> Result<Self, String> {
                 let d = parse_duration(s)?;
                 if $min_exclusive && d.is_zero() {
@@ -87,6 +88,7 @@ macro_rules! count_type {
         pub struct $name(pub u32);
         impl Value for $name {
             const SHAPE: &'static str = "a whole number";
+            const METAVAR: Option<&'static str> = Some("N");
             fn from_text(s: &str, _: &Ctx) -> Result<Self, String> {
                 if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(format!("`{s}` is not a whole number ≥ {}", $min));
@@ -188,11 +190,12 @@ impl Value for Port {
 }
 
 macro_rules! text_type {
-    ($name:ident, $shape:literal, |$v:ident| $check:expr) => {
+    ($name:ident, $shape:literal $(, metavar $mv:literal)?, |$v:ident| $check:expr) => {
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $name(pub String);
         impl Value for $name {
             const SHAPE: &'static str = $shape;
+            $(const METAVAR: Option<&'static str> = Some($mv);)?
             fn from_text(s: &str, _: &Ctx) -> Result<Self, String> {
                 let $v = s;
                 plain($v)?;
@@ -212,7 +215,9 @@ text_type!(Name, "a container or pod name", |v| matching(v, &NAME_RE));
 text_type!(K8sName, "a Kubernetes namespace", |v| matching(v, &K8S_RE));
 text_type!(Mode, "a mode word", |v| matching(v, &MODE_RE));
 text_type!(Program, "a program name or path", |v| not_option(v));
-text_type!(RemotePath, "a path where the suite runs", |v| not_option(v));
+text_type!(RemotePath, "a path where the suite runs", metavar "PATH", |v| not_option(
+    v
+));
 text_type!(Word, "a name", |v| not_option(v));
 text_type!(Branch, "a branch name", |v| {
     if v.contains("..") || v.ends_with(".lock") || v.ends_with('/') {
@@ -251,6 +256,7 @@ impl Value for Command {
 pub struct LocalPath(pub PathBuf);
 impl Value for LocalPath {
     const SHAPE: &'static str = "a path";
+    const METAVAR: Option<&'static str> = Some("FILE");
     fn from_text(s: &str, ctx: &Ctx) -> Result<Self, String> {
         plain(s)?;
         let p = PathBuf::from(s);
@@ -321,10 +327,15 @@ macro_rules! choice {
         }
         impl Value for $name {
             const SHAPE: &'static str = concat!($($text, "|"),*);
+            const CHOICES: &'static [&'static str] = &[$($text),*];
             fn from_text(s: &str, _: &Ctx) -> Result<Self, String> {
                 match s {
                     $($text => Ok($name::$variant),)*
-                    _ => Err(format!("`{s}` is not one of {}", [$($text),*].join(", "))),
+                    _ => Err(format!(
+                        "`{s}` is not one of {}{}",
+                        Self::CHOICES.join(", "),
+                        crate::suggest::did_you_mean(s, Self::CHOICES.iter().copied())
+                    )),
                 }
             }
             fn show(&self) -> String { self.as_str().to_string() }

@@ -217,8 +217,12 @@ pub fn none_left(needle: &str, limit: Duration) -> Vec<String> {
 }
 
 /// Skips (returns false) when a real component is missing, unless
-/// STAGERUN_REQUIRE_E2E=1, where it fails the test. A skip prints a line
-/// starting `SKIPPED:`; `cargo test -- --nocapture | grep -c SKIPPED` counts them.
+/// STAGERUN_REQUIRE_E2E=1, where it fails the test. A skip writes one line
+/// `SKIPPED: WHAT unavailable (TEST): WHY` straight to stderr (libtest
+/// captures only the print macros, so the line shows in plain `cargo test`
+/// output) and appends it to $STAGERUN_SKIP_LOG when set: `make test`
+/// counts them there and lists them after cargo's summary
+/// (scripts/test-skips.sh).
 pub fn require(what: &str, available: Result<(), String>) -> bool {
     match available {
         Ok(()) => true,
@@ -226,7 +230,21 @@ pub fn require(what: &str, available: Result<(), String>) -> bool {
             if std::env::var("STAGERUN_REQUIRE_E2E").as_deref() == Ok("1") {
                 panic!("{what} is required (STAGERUN_REQUIRE_E2E=1) but unavailable: {why}");
             }
-            eprintln!("SKIPPED: {what} unavailable: {why}");
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("a test")
+                .to_string();
+            let line = format!("SKIPPED: {what} unavailable ({test}): {why}\n");
+            use std::io::Write;
+            let _ = std::io::stderr().write_all(line.as_bytes());
+            if let Some(log) = std::env::var_os("STAGERUN_SKIP_LOG") {
+                // One write per line: tests skip from parallel threads.
+                let _ = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                    .and_then(|mut f| f.write_all(line.as_bytes()));
+            }
             false
         }
     }
