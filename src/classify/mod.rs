@@ -263,53 +263,7 @@ impl RuleSet {
         flag(w.signaled, ev.signal.is_some(), "signaled");
         flag(w.state_error, ev.state_error, "state error");
         flag(w.forged_marker, ev.forged_marker, "forged marker");
-        if let Some(codes) = &w.exit_in {
-            let met = ev.exit_code.is_some_and(|c| codes.contains(&c));
-            out.push(Condition {
-                met,
-                pattern: false,
-                text: if met {
-                    format!("the exit code is {}", show_code(ev.exit_code))
-                } else {
-                    format!(
-                        "the exit code is {}, not {}",
-                        show_code(ev.exit_code),
-                        one_of(codes)
-                    )
-                },
-            });
-        }
-        if let Some(codes) = &w.exit_not_in {
-            let met = ev.exit_code.is_some_and(|c| !codes.contains(&c));
-            out.push(Condition {
-                met,
-                pattern: false,
-                text: if met {
-                    format!(
-                        "the exit code {} is not {}",
-                        show_code(ev.exit_code),
-                        one_of(codes)
-                    )
-                } else {
-                    format!(
-                        "the exit code is {}, which this rule excludes",
-                        show_code(ev.exit_code)
-                    )
-                },
-            });
-        }
-        if let Some(formats) = &w.format {
-            let met = ev.format.is_some_and(|f| formats.contains(&f));
-            out.push(Condition {
-                met,
-                pattern: false,
-                text: if met {
-                    "the suite format is one it names".into()
-                } else {
-                    format!("the suite format is not in {formats:?}")
-                },
-            });
-        }
+        value_conditions(w, ev, &mut out);
         let mut flag = |want: Option<bool>, have: bool, what: &str| {
             if let Some(want) = want {
                 out.push(Condition {
@@ -329,29 +283,85 @@ impl RuleSet {
         flag(w.incomplete, ev.incomplete, "incomplete");
         flag(w.bailed, ev.bailed, "bail-out");
         flag(w.errored, ev.errored, "errored");
-        let hit = |hits: &[bool], i: usize| hits.get(i).copied().unwrap_or(false);
-        let idx = rule.idx[ev.scope.unwrap_or(Scope::Channel).family() as usize];
-        let mut pattern = |met: bool, stream: &str| {
-            out.push(Condition {
-                met,
-                pattern: true,
-                text: if met {
-                    format!("a {stream} line matches")
-                } else {
-                    format!("no {stream} line matches")
-                },
-            });
-        };
-        if let Some(i) = idx.stderr {
-            pattern(hit(&ev.stderr_hits, i), "stderr");
-        }
-        if let Some(i) = idx.stdout {
-            pattern(hit(&ev.stdout_hits, i), "stdout");
-        }
-        if let Some((e, o)) = idx.output {
-            pattern(hit(&ev.stderr_hits, e) || hit(&ev.stdout_hits, o), "output");
-        }
+        pattern_conditions(rule, ev, &mut out);
         out
+    }
+}
+
+/// The exit-code and suite-format conditions of a rule.
+fn value_conditions(w: &When, ev: &Evidence, out: &mut Vec<Condition>) {
+    if let Some(codes) = &w.exit_in {
+        let met = ev.exit_code.is_some_and(|c| codes.contains(&c));
+        out.push(Condition {
+            met,
+            pattern: false,
+            text: if met {
+                format!("the exit code is {}", show_code(ev.exit_code))
+            } else {
+                format!(
+                    "the exit code is {}, not {}",
+                    show_code(ev.exit_code),
+                    one_of(codes)
+                )
+            },
+        });
+    }
+    if let Some(codes) = &w.exit_not_in {
+        let met = ev.exit_code.is_some_and(|c| !codes.contains(&c));
+        out.push(Condition {
+            met,
+            pattern: false,
+            text: if met {
+                format!(
+                    "the exit code {} is not {}",
+                    show_code(ev.exit_code),
+                    one_of(codes)
+                )
+            } else {
+                format!(
+                    "the exit code is {}, which this rule excludes",
+                    show_code(ev.exit_code)
+                )
+            },
+        });
+    }
+    if let Some(formats) = &w.format {
+        let met = ev.format.is_some_and(|f| formats.contains(&f));
+        out.push(Condition {
+            met,
+            pattern: false,
+            text: if met {
+                "the suite format is one it names".into()
+            } else {
+                format!("the suite format is not in {formats:?}")
+            },
+        });
+    }
+}
+
+/// Whether each of the rule's patterns matched a line of its stream.
+fn pattern_conditions(rule: &Rule, ev: &Evidence, out: &mut Vec<Condition>) {
+    let hit = |hits: &[bool], i: usize| hits.get(i).copied().unwrap_or(false);
+    let idx = rule.idx[ev.scope.unwrap_or(Scope::Channel).family() as usize];
+    let mut pattern = |met: bool, stream: &str| {
+        out.push(Condition {
+            met,
+            pattern: true,
+            text: if met {
+                format!("a {stream} line matches")
+            } else {
+                format!("no {stream} line matches")
+            },
+        });
+    };
+    if let Some(i) = idx.stderr {
+        pattern(hit(&ev.stderr_hits, i), "stderr");
+    }
+    if let Some(i) = idx.stdout {
+        pattern(hit(&ev.stdout_hits, i), "stdout");
+    }
+    if let Some((e, o)) = idx.output {
+        pattern(hit(&ev.stderr_hits, e) || hit(&ev.stdout_hits, o), "output");
     }
 }
 

@@ -190,8 +190,22 @@ fn summary(plan: &Plan) -> String {
         None => "no config file".into(),
     };
     let mut text = format!("dry run: nothing is started ({config})\n");
-    // Sources in a column, as `stagerun config` shows them; a long value
-    // (a suite's command line) pushes only its own.
+    text.push_str(&table(rows));
+    let wrapped = if plan.transport.wrapped() {
+        "the suite inside stagerun's sh wrapper, "
+    } else {
+        ""
+    };
+    text.push_str(&format!(
+        "exact argv ({wrapped}as started; `--dry-run=exact` prints only this, `--json` one object):\n"
+    ));
+    text
+}
+
+/// Sources in a column, as `stagerun config` shows them; a long value (a
+/// suite's command line) pushes only its own.
+fn table<const N: usize>(rows: [(&str, String, String); N]) -> String {
+    let mut text = String::new();
     let width = rows
         .iter()
         .filter(|(_, _, from)| !from.is_empty())
@@ -208,13 +222,5 @@ fn summary(plan: &Plan) -> String {
         text.push_str(line.trim_end());
         text.push('\n');
     }
-    let wrapped = if plan.transport.wrapped() {
-        "the suite inside stagerun's sh wrapper, "
-    } else {
-        ""
-    };
-    text.push_str(&format!(
-        "exact argv ({wrapped}as started; `--dry-run=exact` prints only this, `--json` one object):\n"
-    ));
     text
 }

@@ -66,23 +66,7 @@ fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
             "stagerun ended without recording a verdict (internal error)",
         );
     })));
-    let s = &plan.settings;
-    let budget = match s.deadline {
-        Some(d) => format!(", the whole run at most {}", supervise::fmt_elapsed(d.0)),
-        None => String::new(),
-    };
-    let each = supervise::fmt_elapsed(s.timeout.0);
-    let attempts = match plan.attempts_allowed() {
-        1 => format!("one attempt of {each}"),
-        n => format!("up to {n} attempts of {each} each"),
-    };
-    crate::note!(
-        "{} [{}] via {}: {attempts}{budget}",
-        plan.item.id,
-        s.repo,
-        plan.transport.label(),
-    );
-    crate::note!("command: {}", plan.short_command());
+    announce(&plan);
     let ci = ci_begin(&plan);
     let previous = previous_run_lost(&plan.item.log_path());
     if let Some(p) = &previous {
@@ -119,6 +103,27 @@ fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
         crate::signals::count(),
     );
     Ok(Some(report))
+}
+
+/// What is about to run, and within what limits.
+fn announce(plan: &Plan) {
+    let s = &plan.settings;
+    let budget = match s.deadline {
+        Some(d) => format!(", the whole run at most {}", supervise::fmt_elapsed(d.0)),
+        None => String::new(),
+    };
+    let each = supervise::fmt_elapsed(s.timeout.0);
+    let attempts = match plan.attempts_allowed() {
+        1 => format!("one attempt of {each}"),
+        n => format!("up to {n} attempts of {each} each"),
+    };
+    crate::note!(
+        "{} [{}] via {}: {attempts}{budget}",
+        plan.item.id,
+        s.repo,
+        plan.transport.label(),
+    );
+    crate::note!("command: {}", plan.short_command());
 }
 
 /// The log of the work item's last run, when that run was lost where it
