@@ -240,9 +240,9 @@ impl DisconnectArgs {
 pub struct GateArgs {
     /// Work-item folder whose 15-staging-log.md is read.
     pub work_item_dir: PathBuf,
-    /// While a run holds the work item, wait for it (up to SECONDS; no value: an hour) [default: no wait: exit 75 at once].
-    #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "3600")]
-    pub wait: Option<u64>,
+    /// While a run holds the work item, wait for it (up to DURATION: seconds, or like 10m; no value: an hour) [default: no wait: exit 75 at once].
+    #[arg(long, value_name = "DURATION", num_args = 0..=1, default_missing_value = "1h", value_parser = crate::config::parse_duration)]
+    pub wait: Option<std::time::Duration>,
     /// Print one JSON object on stdout [default: one line].
     #[arg(long)]
     pub json: bool,

@@ -89,7 +89,16 @@ fn rows(s: &config::Settings) -> Vec<(&'static str, String, String)> {
                 }
                 ("engine", Some(_), Some(pl)) => {
                     row.1 = pl.engine.as_str().into();
-                    row.2 = format!("built-in default (implied by `{}`)", pl.channel_by.0);
+                    // docker is the default over ssh; locally the default is
+                    // none, so there the channel decided it.
+                    row.2 = match pl.channel {
+                        config::ChannelName::Ssh => "built-in default".to_string(),
+                        _ => format!(
+                            "built-in default with the {} channel (from `{}`)",
+                            pl.channel.as_str(),
+                            pl.channel_by.0
+                        ),
+                    };
                 }
                 (_, Some(d), _) => {
                     if let Some(meaning) = d.unset {

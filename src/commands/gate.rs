@@ -29,9 +29,7 @@ fn verdict(args: &GateArgs) -> Result<(crate::exit::Verdict, String)> {
     let path = dir.join(LOG_FILE);
     if crate::lock::held(dir) {
         let _ = crate::signals::install();
-        let done = args
-            .wait
-            .is_some_and(|secs| wait_for_run(dir, Duration::from_secs(secs)));
+        let done = args.wait.is_some_and(|limit| wait_for_run(dir, limit));
         if !done {
             return Err(Error::Hold(format!(
                 "work item `{}` is busy: run in progress, its verdict not recorded yet (`gate --wait` waits for it)",

@@ -149,7 +149,14 @@ pub fn push(req: &Request) -> StepOutcome {
     if let Err(e) = commit(req, &git, file) {
         return outcome(StepStatus::Failed, e);
     }
-    push_branch(req, &git, &branch)
+    let mut pushed = push_branch(req, &git, &branch);
+    if pushed.status == StepStatus::Failed {
+        // The commit is made: say where it is, and what decides the push.
+        pushed.detail.push_str(&format!(
+            "; the log stays committed locally on {branch} (`push_remote` names the remote, `push: false` turns the push off)"
+        ));
+    }
+    pushed
 }
 
 /// push_branch, else the checked-out branch, else the one CI names.

@@ -291,7 +291,7 @@ fn config_shows_the_transport_and_engine_in_effect_and_that_they_are_defaults() 
     );
     assert_eq!(
         line(&text, "engine"),
-        "engine docker # built-in default (implied by `transport`)",
+        "engine docker # built-in default",
         "{text}"
     );
     assert!(!line(&text, "transport").contains("(unset)"), "{text}");
@@ -311,7 +311,8 @@ fn config_shows_the_transport_and_engine_in_effect_and_that_they_are_defaults() 
         "{text}"
     );
     assert!(
-        line(&text, "engine").starts_with("engine none # built-in default"),
+        line(&text, "engine")
+            == "engine none # built-in default with the local channel (from `transport`)",
         "{text}"
     );
     let out = stagerun(sb.path())

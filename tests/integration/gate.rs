@@ -224,3 +224,29 @@ fn after_a_run_is_killed_the_gate_reads_hold_not_the_previous_verdict() {
     sb.run_local(&item, "pass").assert().code(0);
     stagerun(sb.path()).arg("gate").arg(&item).assert().code(0);
 }
+
+/// `--wait` reads a duration as every other option does (`10m`, `90s`,
+/// seconds); a bad one is a usage error naming what it expects.
+#[test]
+fn gate_wait_takes_a_duration_like_every_other_option() {
+    let sb = Sandbox::new();
+    let item = sb.work_item(&uid("ORCH"));
+    std::fs::write(item.join("15-staging-log.md"), log("FAILED")).unwrap();
+    for wait in ["--wait=1m", "--wait=90s", "--wait=30", "--wait"] {
+        stagerun(sb.path())
+            .arg("gate")
+            .arg(&item)
+            .arg(wait)
+            .assert()
+            .code(1);
+    }
+    stagerun(sb.path())
+        .arg("gate")
+        .arg(&item)
+        .arg("--wait=soon")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`soon` is not a duration (seconds, or like 90s, 15m, 1h30m)",
+        ));
+}

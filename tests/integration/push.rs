@@ -522,7 +522,11 @@ fn the_terminal_says_in_one_line_what_happened_to_the_push() {
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert!(
         lines[0].starts_with("stagerun: log push failed (verdict unchanged): git push")
-            && lines[0].contains("does not appear to be a git repository"),
+            && lines[0].contains("does not appear to be a git repository")
+            && lines[0].ends_with(&format!(
+                "the log stays committed locally on {} (`push_remote` names the remote, `push: false` turns the push off)",
+                r.branch
+            )),
         "{lines:?}"
     );
 }

@@ -22,8 +22,9 @@ impl Value for bool {
     }
 }
 
-/// `900`, `0.5`, `15m`, `1h 30m`, `250ms`.
-fn parse_duration(s: &str) -> Result<Duration, String> {
+/// `900`, `0.5`, `15m`, `1h 30m`, `250ms` (also a flag's value parser,
+/// such as gate's `--wait`, so every duration reads alike).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("is empty (seconds, or a duration like 15m)".into());
     }
