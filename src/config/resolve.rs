@@ -161,8 +161,10 @@ fn minimal_file_layer(path: &Path, text: &str) -> Result<Layer> {
     Ok(layer)
 }
 
-/// The file's two layers: the `repos.NAME` section, then the top level.
-fn file_layers(req: &Request, path: &Path, text: &str) -> Result<[Layer; 2]> {
+/// The file's two layers: the `repos.NAME` section, then the top level;
+/// and, when the file has `repos:` sections but none for this repository,
+/// a note saying so (a misspelt `--repo` reads as values not set).
+fn file_layers(req: &Request, path: &Path, text: &str) -> Result<([Layer; 2], Option<Error>)> {
     let parsed = parse_file(text).map_err(|m| Error::Config(format!("{}:{m}", path.display())))?;
     let base = base_of(path);
     let mut repo = Layer {
@@ -185,7 +187,23 @@ fn file_layers(req: &Request, path: &Path, text: &str) -> Result<[Layer; 2]> {
         let source = file_source(path, key.to_string(), v.referenced.line() as usize);
         top.values.insert(key, (Raw::Yaml(v.value.clone()), source));
     }
-    Ok([repo, top])
+    let no_section = parsed
+        .repos
+        .as_ref()
+        .filter(|r| !r.is_empty() && !r.contains_key(req.repo))
+        .map(|r| {
+            Error::Config(format!(
+                "{} has no section `{}` under `repos:` (it has {}){}",
+                path.display(),
+                req.repo,
+                r.keys()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                crate::suggest::did_you_mean(req.repo, r.keys().map(String::as_str))
+            ))
+        });
+    Ok(([repo, top], no_section))
 }
 
 /// Kill-switch and scope, decided first and from the fewest inputs by the
@@ -252,13 +270,20 @@ pub fn resolve_with<T>(
     }
     let file = req.read_file()?;
     let mut layers = vec![req.flag_layer(), req.env_layer()];
+    let mut no_section = None;
     if let Some((path, text)) = &file {
-        layers.extend(file_layers(req, path, text)?);
+        let (file, note) = file_layers(req, path, text)?;
+        layers.extend(file);
+        no_section = note;
     }
     layers.push(defaults_layer()?);
     let layers = Layers(layers);
     let settings = Settings::from_layers(&layers, req.repo.to_string(), file.map(|(p, _)| p));
-    let missing = missing(&layers, req.purpose);
+    let mut missing = missing(&layers, req.purpose);
+    if !missing.is_empty() {
+        // Only where it explains something: values the section would set.
+        missing.extend(no_section);
+    }
     match settings {
         Err(mut bad) => {
             bad.extend(missing);

@@ -414,3 +414,53 @@ fn misspelt_keys_pages_subcommands_and_values_get_the_nearest_name() {
             "a similar argument exists: '--container'",
         ));
 }
+
+/// A `--repo` the file has no section for reads as values not set; the
+/// list of problems says which sections there are and the nearest one.
+#[test]
+fn a_repo_without_its_section_is_named_with_the_nearest_section() {
+    let sb = Sandbox::new();
+    let item = sb.work_item("ORCH-115");
+    sb.write(
+        "r.yaml",
+        "repos:\n  orch-core:\n    host: h\n    container: c\n  billing:\n    host: b\n    container: d\n",
+    );
+    let out = stagerun(sb.path())
+        .arg("run")
+        .arg(&item)
+        .args(["--repo", "orch-cor", "--config", "r.yaml", "--dry-run"])
+        .assert()
+        .code(78)
+        .get_output()
+        .clone();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("3 configuration problems"), "{err}");
+    assert!(
+        err.contains(
+            "r.yaml has no section `orch-cor` under `repos:` (it has `billing`, `orch-core`) (did you mean `orch-core`?)"
+        ),
+        "{err}"
+    );
+    // The right name runs; a repository with no section and nothing missing
+    // is not told about sections it does not need.
+    stagerun(sb.path())
+        .arg("run")
+        .arg(&item)
+        .args([
+            "--repo",
+            "orch-core",
+            "--config",
+            "r.yaml",
+            "--dry-run=exact",
+        ])
+        .assert()
+        .code(0);
+    stagerun(sb.path())
+        .arg("run")
+        .arg(&item)
+        .args(["--repo", "other", "--config", "r.yaml", "--dry-run=exact"])
+        .args(["--host", "x", "--container", "y"])
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains("no section").not());
+}
