@@ -6,30 +6,99 @@ use crate::cli::ManArgs;
 use crate::diag::{self, Stream};
 use crate::error::{Error, Result};
 
-fn extra_sections(page: &mut Vec<u8>) {
+/// The exit codes a page's command can end with: `run` (and stagerun(1))
+/// the whole contract, every other subcommand its own answers and the
+/// error codes it can reach.
+fn exit_codes(sub: Option<&str>) -> Vec<(&'static str, &'static str)> {
+    const USAGE: (&str, &str) = ("2", "Usage error: bad command line or work item.");
+    const CONFIG: (&str, &str) = (
+        "78",
+        "Configuration error: a bad value, named with its key and source.",
+    );
+    const INTERNAL: (&str, &str) = ("70", "Internal error.");
+    const SKIPPED: (&str, &str) = (
+        "3",
+        "SKIPPED: the runner is disabled (kill-switch) or the repository is out of scope.",
+    );
+    match sub {
+        None | Some("run") => vec![
+            ("0", "SUCCESS: the suite ran and passed."),
+            (
+                "1",
+                "FAILED: the suite ran and failed; the pipeline rolls the work item back.",
+            ),
+            USAGE,
+            SKIPPED,
+            (
+                "75",
+                "HOLD: an infrastructure fault, an interruption, or the work item is busy; no rollback.",
+            ),
+            CONFIG,
+            INTERNAL,
+        ],
+        Some("gate") => vec![
+            ("0", "The log says SUCCESS."),
+            ("1", "The log says FAILED."),
+            (
+                "75",
+                "HOLD: the log says HOLD, or no current verdict can be read (no log, a malformed one, a run in progress, a run that could not record its verdict).",
+            ),
+            USAGE,
+            INTERNAL,
+        ],
+        Some("preflight") => vec![
+            ("0", "Every step passed."),
+            (
+                "75",
+                "HOLD: a step failed (each is named with its class and what to do).",
+            ),
+            USAGE,
+            SKIPPED,
+            CONFIG,
+            INTERNAL,
+        ],
+        Some("classify") => vec![
+            (
+                "0",
+                "Classified, whatever the verdict (it is printed, and in --json).",
+            ),
+            USAGE,
+            CONFIG,
+            INTERNAL,
+        ],
+        Some("disconnect") => vec![
+            ("0", "The shared ssh master was closed, or there was none."),
+            ("75", "The shared ssh master could not be closed."),
+            USAGE,
+            CONFIG,
+            INTERNAL,
+        ],
+        Some("history") => vec![
+            ("0", "The history was read, whatever it says."),
+            (
+                "75",
+                "The repository could not be read (git failed or timed out).",
+            ),
+            (
+                "2",
+                "Usage error: a bad command line, or PATH is not in a git repository.",
+            ),
+            INTERNAL,
+        ],
+        Some("status") => vec![
+            ("0", "Whatever it reports, a broken configuration included."),
+            USAGE,
+            INTERNAL,
+        ],
+        Some("config") => vec![("0", "The values were shown."), USAGE, CONFIG, INTERNAL],
+        Some(_) => vec![("0", "Done."), USAGE, INTERNAL],
+    }
+}
+
+fn extra_sections(page: &mut Vec<u8>, sub: Option<&str>) {
     let mut roff = String::new();
     roff.push_str(".SH \"EXIT STATUS\"\n");
-    for (code, what) in [
-        ("0", "SUCCESS: the suite ran and passed."),
-        (
-            "1",
-            "FAILED: the suite ran and failed; the pipeline rolls the work item back.",
-        ),
-        ("2", "Usage error: bad command line or work item."),
-        (
-            "3",
-            "SKIPPED: the runner is disabled (kill-switch) or the repository is out of scope.",
-        ),
-        (
-            "75",
-            "HOLD: an infrastructure fault, an interruption, or the work item is busy; no rollback.",
-        ),
-        (
-            "78",
-            "Configuration error: a bad value, named with its key and source.",
-        ),
-        ("70", "Internal error."),
-    ] {
+    for (code, what) in exit_codes(sub) {
         roff.push_str(&format!(".TP\n{code}\n{what}\n"));
     }
     roff.push_str(".SH ENVIRONMENT\n");
@@ -71,12 +140,13 @@ fn for_man(cmd: clap::Command) -> clap::Command {
 }
 
 fn render(cmd: clap::Command, root: bool) -> Result<Vec<u8>> {
+    let sub = (!root).then(|| cmd.get_name().trim_start_matches("stagerun-").to_string());
     let mut page = Vec::new();
     clap_mangen::Man::new(for_man(cmd))
         .source(format!("stagerun {}", env!("CARGO_PKG_VERSION")))
         .render(&mut page)
         .map_err(|e| Error::Internal(format!("cannot render the man page: {e}")))?;
-    extra_sections(&mut page);
+    extra_sections(&mut page, sub.as_deref());
     if !root {
         page.extend_from_slice(b".SH \"SEE ALSO\"\n\\fBstagerun\\fR(1)\n");
     }

@@ -325,6 +325,41 @@ fn classify_explain_says_why_near_rules_did_not_match_and_the_verdict() {
     );
 }
 
+/// Each page's EXIT STATUS lists the codes its own command ends with: run's
+/// page the whole contract, gate's its 0/1/75 (never 3 or 78), classify's
+/// 0 whatever it classifies (never 1 or 75).
+#[test]
+fn each_man_page_lists_its_own_commands_exit_codes() {
+    let sb = Sandbox::new();
+    let codes = |page: &str| -> Vec<String> {
+        let out = stagerun(sb.path())
+            .args(["man", page])
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout
+            .clone();
+        let text = String::from_utf8(out).unwrap();
+        let section = text
+            .split(".SH \"EXIT STATUS\"\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n.SH ").next())
+            .unwrap_or_else(|| panic!("{page}: no EXIT STATUS section"))
+            .to_string();
+        section
+            .split(".TP\n")
+            .filter_map(|entry| entry.lines().next())
+            .filter(|code| !code.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(codes("run"), ["0", "1", "2", "3", "75", "78", "70"]);
+    assert_eq!(codes("gate"), ["0", "1", "75", "2", "70"]);
+    assert_eq!(codes("classify"), ["0", "2", "78", "70"]);
+    assert_eq!(codes("preflight"), ["0", "75", "2", "3", "78", "70"]);
+    assert_eq!(codes("status"), ["0", "2", "70"]);
+}
+
 /// Each man page has one section per topic (the exit codes only under EXIT
 /// STATUS: no EXTRA section, no list in the description), and every page it
 /// names (`stagerun-run(1)`, `stagerun(1)`) is one `man --dir` writes.
