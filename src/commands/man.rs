@@ -6,36 +6,40 @@ use crate::cli::ManArgs;
 use crate::diag::{self, Stream};
 use crate::error::{Error, Result};
 
+const USAGE: (&str, &str) = ("2", "Usage error: bad command line or work item.");
+const CONFIG: (&str, &str) = (
+    "78",
+    "Configuration error: a bad value, named with its key and source.",
+);
+// The error codes every command can reach, by the kind of error.
+const INTERNAL: (&str, &str) = ("70", "Internal error.");
+const SKIPPED: (&str, &str) = (
+    "3",
+    "SKIPPED: the runner is disabled (kill-switch) or the repository is out of scope.",
+);
+/// The whole contract: `run`'s codes, listed on stagerun(1) and run's page.
+const CONTRACT: [(&str, &str); 7] = [
+    ("0", "SUCCESS: the suite ran and passed."),
+    (
+        "1",
+        "FAILED: the suite ran and failed; the pipeline rolls the work item back.",
+    ),
+    USAGE,
+    SKIPPED,
+    (
+        "75",
+        "HOLD: an infrastructure fault, an interruption, or the work item is busy; no rollback.",
+    ),
+    CONFIG,
+    INTERNAL,
+];
+
 /// The exit codes a page's command can end with: `run` (and stagerun(1))
 /// the whole contract, every other subcommand its own answers and the
 /// error codes it can reach.
 fn exit_codes(sub: Option<&str>) -> Vec<(&'static str, &'static str)> {
-    const USAGE: (&str, &str) = ("2", "Usage error: bad command line or work item.");
-    const CONFIG: (&str, &str) = (
-        "78",
-        "Configuration error: a bad value, named with its key and source.",
-    );
-    const INTERNAL: (&str, &str) = ("70", "Internal error.");
-    const SKIPPED: (&str, &str) = (
-        "3",
-        "SKIPPED: the runner is disabled (kill-switch) or the repository is out of scope.",
-    );
     match sub {
-        None | Some("run") => vec![
-            ("0", "SUCCESS: the suite ran and passed."),
-            (
-                "1",
-                "FAILED: the suite ran and failed; the pipeline rolls the work item back.",
-            ),
-            USAGE,
-            SKIPPED,
-            (
-                "75",
-                "HOLD: an infrastructure fault, an interruption, or the work item is busy; no rollback.",
-            ),
-            CONFIG,
-            INTERNAL,
-        ],
+        None | Some("run") => CONTRACT.to_vec(),
         Some("gate") => vec![
             ("0", "The log says SUCCESS."),
             ("1", "The log says FAILED."),
