@@ -30,7 +30,6 @@ mod workitem;
 
 use clap::Parser;
 use error::Error;
-use report::RunReport;
 
 /// Parses arguments and runs the command; returns the process exit code.
 pub fn main_entry() -> u8 {
@@ -78,19 +77,8 @@ pub fn main_entry() -> u8 {
     };
     match result {
         Ok(code) => code,
-        Err(e) => report_error(&e, json),
+        Err(e) => report::Reporter::for_error(json).emit_error(&e),
     }
-}
-
-/// An error that ended a command without a run: one line, and one JSON
-/// object under --json.
-fn report_error(e: &Error, json: bool) -> u8 {
-    let r = RunReport::from_error(e);
-    let _ = report::Sink::emit(&report::terminal::Terminal, &r);
-    if json {
-        let _ = report::Sink::emit(&report::json::Json, &r);
-    }
-    r.exit_code
 }
 
 fn clap_error(e: clap::Error, json: bool, is_run: bool) -> u8 {
@@ -120,22 +108,7 @@ fn clap_error(e: clap::Error, json: bool, is_run: bool) -> u8 {
                 .unwrap_or("usage error")
                 .trim_start_matches("error: ")
                 .to_string();
-            let r = RunReport::from_error(&Error::Usage(first));
-            if is_run && report::github::active() {
-                let github = report::github::GitHub {
-                    annotations_to: if json {
-                        diag::Stream::Err
-                    } else {
-                        diag::Stream::Out
-                    },
-                };
-                if let Err(e) = report::Sink::emit(&github, &r) {
-                    crate::warn!("github output failed: {e}");
-                }
-            }
-            if json {
-                let _ = report::Sink::emit(&report::json::Json, &r);
-            }
+            report::Reporter::for_usage_error(json, is_run).emit_error(&Error::Usage(first));
             exit::USAGE
         }
     }
@@ -169,20 +142,7 @@ pub fn after_panic() {
     let json = std::env::args_os().any(|a| a == "--json");
     let e =
         Error::Internal("stagerun panicked (see the message above); the suite was stopped".into());
-    let r = RunReport::from_error(&e);
-    if report::github::active() {
-        let _ = report::Sink::emit(
-            &report::github::GitHub {
-                annotations_to: if json {
-                    diag::Stream::Err
-                } else {
-                    diag::Stream::Out
-                },
-            },
-            &r,
-        );
-    }
-    report_error(&e, json);
+    report::Reporter::for_panic(json).emit_error(&e);
 }
 
 /// Waits for queued output (bounded for live echo; until a new signal for

@@ -10,8 +10,10 @@ use crate::error::{Error, Result};
 use crate::suite::{self, SuiteParser, SuiteReport};
 use std::io::Read;
 
+mod json;
 mod text;
 
+use json::print_json;
 use text::print_text;
 
 fn read(path: &std::path::Path) -> Result<Vec<u8>> {
@@ -266,7 +268,7 @@ pub fn classify(args: &ClassifyArgs) -> Result<u8> {
         replay: &replay,
     };
     if args.json {
-        print_json(&shown);
+        print_json(&shown)?;
     } else {
         print_text(&shown);
     }
@@ -383,38 +385,4 @@ impl Shown<'_> {
             &self.replay.evidence(row.scope),
         )
     }
-}
-
-fn print_json(s: &Shown) {
-    let mut v = serde_json::to_value(s.c).unwrap_or_default();
-    v["scope"] = s.scope.as_str().into();
-    v["schema"] = "stagerun.classify/2".into();
-    v["verdict"] = s.result.verdict.to_string().into();
-    v["verdict_exit_code"] = s.result.verdict.exit_code().into();
-    if s.args.explain {
-        v["explain"] = s
-            .passes
-            .iter()
-            .flat_map(|p| p.rows.iter())
-            .map(|r| {
-                serde_json::json!({
-                    "rule": r.id, "builtin": r.builtin, "class": r.class.as_str(),
-                    "scope": r.scope.as_str(), "mismatch": r.mismatch(), "checked": r.checked,
-                })
-            })
-            .collect();
-        v["near"] = s
-            .near()
-            .map(|r| {
-                let then = s.had_it_matched(r);
-                serde_json::json!({
-                    "rule": r.id, "class": r.class.as_str(), "scope": r.scope.as_str(),
-                    "met": r.texts(true), "unmet": r.texts(false),
-                    "verdict": then.verdict.to_string(),
-                    "verdict_exit_code": then.verdict.exit_code(),
-                })
-            })
-            .collect();
-    }
-    diag::line(Stream::Out, &v.to_string());
 }

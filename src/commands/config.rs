@@ -5,6 +5,26 @@ use crate::config::{self, KEYS, Source};
 use crate::diag::{self, Stream};
 use crate::error::Result;
 
+/// `config --json`: every key's effective value and where it came from.
+#[derive(serde::Serialize)]
+struct ConfigJson<'a> {
+    schema: &'static str,
+    repo: &'a str,
+    config_file: &'a str,
+    transport: &'a str,
+    skip: Option<&'a str>,
+    values: Vec<ValueJson<'a>>,
+}
+
+#[derive(serde::Serialize)]
+struct ValueJson<'a> {
+    key: &'a str,
+    value: &'a str,
+    source: &'a str,
+    env: Option<&'static str>,
+    shape: Option<&'static str>,
+}
+
 pub fn show(args: &ConfigArgs) -> Result<u8> {
     if args.defaults {
         diag::write(Stream::Out, config::DEFAULTS.as_bytes());
@@ -27,28 +47,27 @@ pub fn show(args: &ConfigArgs) -> Result<u8> {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "none (no ./stagerun.yaml)".into());
     if args.json {
-        let values: Vec<_> = rows
+        let values = rows
             .iter()
             .map(|(key, value, source)| {
                 let doc = KEYS.iter().find(|k| k.name == *key);
-                serde_json::json!({
-                    "key": key,
-                    "value": value,
-                    "source": source,
-                    "env": doc.map(|d| d.env),
-                    "shape": doc.map(|d| d.shape),
-                })
+                ValueJson {
+                    key,
+                    value,
+                    source,
+                    env: doc.map(|d| d.env),
+                    shape: doc.map(|d| d.shape),
+                }
             })
             .collect();
-        let v = serde_json::json!({
-            "schema": "stagerun.config/2",
-            "repo": s.repo,
-            "config_file": file,
-            "transport": transport,
-            "skip": skip,
-            "values": values,
-        });
-        diag::line(Stream::Out, &v.to_string());
+        crate::report::json::print_object(&ConfigJson {
+            schema: "stagerun.config/2",
+            repo: &s.repo,
+            config_file: &file,
+            transport: &transport,
+            skip: skip.as_deref(),
+            values,
+        })?;
         return Ok(crate::exit::SUCCESS);
     }
     let repo = if s.repo.is_empty() {

@@ -4,10 +4,9 @@
 //! oversized, non-regular or newer-schema log.
 
 use crate::cli::GateArgs;
-use crate::diag::{self, Stream};
 use crate::error::{Error, Result};
 use crate::report::staging_log;
-use crate::report::{RESULT_SCHEMA, RunReport};
+use crate::report::{Reporter, RunReport};
 use crate::workitem::LOG_FILE;
 use std::time::{Duration, Instant};
 
@@ -60,10 +59,10 @@ fn verdict(args: &GateArgs) -> Result<(crate::exit::Verdict, String)> {
     }
 }
 
+/// The verdict read back, or why there is none, through gate's outputs.
 pub fn gate(args: &GateArgs) -> u8 {
-    let mut report = match verdict(args) {
+    let report = match verdict(args) {
         Ok((v, path)) => {
-            crate::note!("gate {path}: staging_status {v}");
             let mut r = RunReport::from_error(&Error::Hold(String::new()));
             r.verdict = v.into();
             r.exit_code = v.exit_code();
@@ -73,24 +72,10 @@ pub fn gate(args: &GateArgs) -> u8 {
             r
         }
         Err(e) => {
-            crate::note!(
-                "{}: {e}",
-                if e.code() == crate::exit::HOLD {
-                    "HOLD"
-                } else {
-                    "error"
-                }
-            );
             let mut r = RunReport::from_error(&e);
             r.log_file = Some(args.work_item_dir.join(LOG_FILE).display().to_string());
             r
         }
     };
-    report.schema = RESULT_SCHEMA.into();
-    if args.json
-        && let Ok(text) = serde_json::to_string(&report)
-    {
-        diag::line(Stream::Out, &text);
-    }
-    report.exit_code
+    Reporter::for_gate(args.json).emit(&report)
 }

@@ -12,6 +12,30 @@ use crate::cli::{DisconnectArgs, PreflightArgs};
 use crate::config::ChannelName;
 use crate::diag::{self, Stream};
 use crate::error::{Error, Result};
+use crate::exit::Verdict;
+use crate::model::StepResult;
+
+/// `preflight --json`: the steps and what they add up to.
+#[derive(serde::Serialize)]
+struct PreflightJson<'a> {
+    schema: &'static str,
+    ok: bool,
+    verdict: Verdict,
+    exit_code: u8,
+    steps: &'a [StepResult],
+}
+
+/// `disconnect --json` on success (its errors are the result object).
+#[derive(serde::Serialize)]
+struct DisconnectJson<'a> {
+    schema: &'static str,
+    ok: bool,
+    verdict: Verdict,
+    exit_code: u8,
+    closed: bool,
+    target: Option<&'a str>,
+    message: &'a str,
+}
 
 pub fn preflight(args: &PreflightArgs) -> Result<u8> {
     let settings = crate::config::resolve(&args.request())?;
@@ -53,14 +77,13 @@ pub fn preflight(args: &PreflightArgs) -> Result<u8> {
         crate::exit::HOLD
     };
     if args.json {
-        let v = serde_json::json!({
-            "schema": "stagerun.preflight/2",
-            "ok": ok,
-            "verdict": if ok { "SUCCESS" } else { "HOLD" },
-            "exit_code": code,
-            "steps": steps,
-        });
-        diag::line(Stream::Out, &v.to_string());
+        crate::report::json::print_object(&PreflightJson {
+            schema: "stagerun.preflight/2",
+            ok,
+            verdict: if ok { Verdict::Success } else { Verdict::Hold },
+            exit_code: code,
+            steps: &steps,
+        })?;
     }
     Ok(code)
 }
@@ -96,16 +119,15 @@ pub fn disconnect(args: &DisconnectArgs) -> Result<u8> {
     // Its error paths print the result object (lib.rs); this is the
     // success path's one object.
     if args.json {
-        let v = serde_json::json!({
-            "schema": "stagerun.disconnect/1",
-            "ok": true,
-            "verdict": "SUCCESS",
-            "exit_code": crate::exit::SUCCESS,
-            "closed": closed,
-            "target": target,
-            "message": message,
-        });
-        diag::line(Stream::Out, &v.to_string());
+        crate::report::json::print_object(&DisconnectJson {
+            schema: "stagerun.disconnect/1",
+            ok: true,
+            verdict: Verdict::Success,
+            exit_code: crate::exit::SUCCESS,
+            closed,
+            target: target.as_deref(),
+            message: &message,
+        })?;
     }
     Ok(crate::exit::SUCCESS)
 }

@@ -16,3 +16,12 @@ impl Sink for Json {
         Ok(())
     }
 }
+
+/// A command's own `--json` object (dry-run, preflight, config, classify,
+/// disconnect): one line on stdout, from its typed record.
+pub fn print_object<T: serde::Serialize>(v: &T) -> crate::error::Result<()> {
+    let text = serde_json::to_string(v)
+        .map_err(|e| crate::error::Error::Internal(format!("cannot write the JSON object: {e}")))?;
+    diag::line(Stream::Out, &text);
+    Ok(())
+}

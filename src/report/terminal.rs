@@ -30,6 +30,12 @@ impl Sink for Terminal {
         "terminal"
     }
     fn emit(&self, r: &RunReport) -> Result<(), String> {
+        if let Some(d) = r.run.as_ref().filter(|d| d.live_output_dropped_bytes > 0) {
+            crate::note!(
+                "live output lagged: {} bytes of the suite's output were not shown (every byte was scanned; the log keeps the tail)",
+                d.live_output_dropped_bytes
+            );
+        }
         let word = diag::paint(r.verdict.as_str(), style(r.verdict));
         match &r.run {
             Some(d) => {
@@ -78,6 +84,27 @@ impl Sink for Terminal {
                 ResultWord::Hold => crate::note!("{word}: {}", r.reason),
                 _ => crate::note!("error: {}", r.reason),
             },
+        }
+        Ok(())
+    }
+}
+
+/// `gate`'s line: the verdict it read back, or why there is none.
+pub struct GateLine;
+
+impl Sink for GateLine {
+    fn name(&self) -> &'static str {
+        "terminal"
+    }
+    fn emit(&self, r: &RunReport) -> Result<(), String> {
+        match &r.error {
+            None => crate::note!(
+                "gate {}: staging_status {}",
+                r.log_file.as_deref().unwrap_or_default(),
+                r.verdict.as_str()
+            ),
+            Some(_) if r.exit_code == crate::exit::HOLD => crate::note!("HOLD: {}", r.reason),
+            Some(_) => crate::note!("error: {}", r.reason),
         }
         Ok(())
     }

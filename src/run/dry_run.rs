@@ -11,12 +11,24 @@ use crate::error::Result;
 use crate::process::supervise::fmt_elapsed;
 use crate::transport::{Channel, display_argv, wrapper};
 
+/// `run --dry-run --json`: the exact argv, and the same as one line.
+#[derive(serde::Serialize)]
+struct DryRunJson<'a> {
+    schema: &'static str,
+    argv: &'a [String],
+    command: &'a str,
+}
+
 pub fn print(plan: &Plan, form: DryRunForm) -> Result<()> {
     let argv = plan.attempt_argv(&crate::capture::markers::nonce(), None)?;
     let exact = display_argv(&argv);
     if plan.json {
-        let v = serde_json::json!({"schema": "stagerun.dry-run/1", "argv": argv, "command": exact});
-        diag::line(Stream::Out, &v.to_string());
+        let v = DryRunJson {
+            schema: "stagerun.dry-run/1",
+            argv: &argv,
+            command: &exact,
+        };
+        crate::report::json::print_object(&v)?;
         return Ok(());
     }
     if form == DryRunForm::Full {

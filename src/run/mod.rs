@@ -14,17 +14,17 @@ mod suite_report;
 pub mod verdict;
 
 use crate::cli::RunArgs;
-use crate::diag::Stream;
 use crate::error::{Error, Result};
 use crate::lock::WorkItemLock;
 use crate::process::{registry, supervise};
-use crate::report::{self, RunReport, Sink};
+use crate::report::{self, Reporter, RunReport};
 use plan::Plan;
 
 /// Runs and reports; every exit path ends in the sinks with one exit code.
 pub fn run(args: &RunArgs) -> u8 {
     let signals_before = crate::signals::count();
-    let mut report = match execute(args) {
+    let reporter = Reporter::for_run(args.json, args.quiet, args.junit.clone());
+    let mut report = match execute(args, &reporter) {
         Ok(Some(r)) => r,
         Ok(None) => return crate::exit::SUCCESS,
         Err(e) => RunReport::from_error(&e),
@@ -34,11 +34,10 @@ pub fn run(args: &RunArgs) -> u8 {
     if let Some(d) = report.run.as_mut() {
         d.live_output_dropped_bytes = crate::diag::echo_dropped();
     }
-    emit(args, &report);
-    report.exit_code
+    reporter.emit(&report)
 }
 
-fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
+fn execute(args: &RunArgs, reporter: &Reporter) -> Result<Option<RunReport>> {
     crate::signals::install()
         .map_err(|e| Error::Internal(format!("cannot install signal handlers: {e}")))?;
     let (settings, item) = crate::config::resolve_with(&args.request(), |s| {
@@ -67,7 +66,7 @@ fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
         );
     })));
     announce(&plan);
-    let ci = ci_begin(&plan);
+    let fence = reporter.begin_suite(&format!("staging suite output for {}", plan.item.id));
     let previous = previous_run_lost(&plan.item.log_path());
     if let Some(p) = &previous {
         crate::warn!("{p}");
@@ -79,7 +78,7 @@ fn execute(args: &RunArgs) -> Result<Option<RunReport>> {
             None => p,
         });
     }
-    ci_end(&plan, ci);
+    reporter.end_suite(fence);
     let facts: Vec<_> = attempts.list.iter().map(|a| a.facts()).collect();
     let signal = attempts.interrupted.map(crate::signals::name);
     let decision = match attempts.preflight.iter().find(|s| !s.ok) {
@@ -149,66 +148,4 @@ fn previous_run_lost(log: &std::path::Path) -> Option<String> {
             top("started_at: ").unwrap_or_else(|| "at an unknown time".into())
         )
     })
-}
-
-/// Where the suite's live output goes (stdout, or stderr under --json).
-fn echo_stream(plan: &Plan) -> Stream {
-    if plan.json { Stream::Err } else { Stream::Out }
-}
-
-fn ci_begin(plan: &Plan) -> Option<String> {
-    if plan.quiet {
-        return None;
-    }
-    let title = format!("staging suite output for {}", plan.item.id);
-    if report::gitlab::active() {
-        report::gitlab::begin_suite(echo_stream(plan), &title);
-    }
-    report::github::active().then(|| report::github::begin_suite(echo_stream(plan), &title))
-}
-
-fn ci_end(plan: &Plan, github_token: Option<String>) {
-    if plan.quiet {
-        return;
-    }
-    if let Some(token) = github_token {
-        report::github::end_suite(echo_stream(plan), &token);
-    }
-    if report::gitlab::active() {
-        report::gitlab::end_suite(echo_stream(plan));
-    }
-}
-
-/// Every output, from the one report.
-fn emit(args: &RunArgs, r: &RunReport) {
-    let json = args.json;
-    let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-    if let Some(path) = &args.junit {
-        sinks.push(Box::new(report::junit::Junit(path.clone())));
-    }
-    if report::github::active() {
-        sinks.push(Box::new(report::github::GitHub {
-            annotations_to: if json { Stream::Err } else { Stream::Out },
-        }));
-    }
-    if report::gitlab::active() {
-        sinks.push(Box::new(report::gitlab::GitLab {
-            stream: if json { Stream::Err } else { Stream::Out },
-        }));
-    }
-    if let Some(d) = r.run.as_ref().filter(|d| d.live_output_dropped_bytes > 0) {
-        crate::note!(
-            "live output lagged: {} bytes of the suite's output were not shown (every byte was scanned; the log keeps the tail)",
-            d.live_output_dropped_bytes
-        );
-    }
-    sinks.push(Box::new(report::terminal::Terminal));
-    if json {
-        sinks.push(Box::new(report::json::Json));
-    }
-    for sink in sinks {
-        if let Err(e) = sink.emit(r) {
-            crate::warn!("{} output failed (verdict unchanged): {e}", sink.name());
-        }
-    }
 }
