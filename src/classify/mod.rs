@@ -245,38 +245,14 @@ impl RuleSet {
     pub fn conditions(&self, rule: &Rule, ev: &Evidence) -> Vec<Condition> {
         let w = &rule.when;
         let mut out = Vec::new();
-        let mut flag = |want: Option<bool>, have: bool, what: &str| {
-            if let Some(want) = want {
-                out.push(Condition {
-                    met: want == have,
-                    pattern: false,
-                    text: if want == have {
-                        format!("{what} is {have}")
-                    } else {
-                        format!("{what} is {have}, not {want}")
-                    },
-                });
-            }
-        };
+        let mut flag = |want, have, what| flag_condition(&mut out, want, have, what);
         flag(w.timed_out, ev.timed_out, "timed_out");
         flag(w.deadline, ev.deadline, "remote deadline");
         flag(w.signaled, ev.signal.is_some(), "signaled");
         flag(w.state_error, ev.state_error, "state error");
         flag(w.forged_marker, ev.forged_marker, "forged marker");
         value_conditions(w, ev, &mut out);
-        let mut flag = |want: Option<bool>, have: bool, what: &str| {
-            if let Some(want) = want {
-                out.push(Condition {
-                    met: want == have,
-                    pattern: false,
-                    text: if want == have {
-                        format!("{what} is {have}")
-                    } else {
-                        format!("{what} is {have}, not {want}")
-                    },
-                });
-            }
-        };
+        let mut flag = |want, have, what| flag_condition(&mut out, want, have, what);
         flag(w.evidence, ev.evidence, "suite evidence");
         flag(w.failing_check, ev.failing_check, "failing check");
         flag(w.near_miss, ev.near_miss, "near-miss fail line");
@@ -384,6 +360,21 @@ fn one_of(codes: &[i32]) -> String {
 
 fn show_code(c: Option<i32>) -> String {
     c.map(|c| c.to_string()).unwrap_or_else(|| "none".into())
+}
+
+/// A yes/no condition of a rule, when the rule sets it, in words.
+fn flag_condition(out: &mut Vec<Condition>, want: Option<bool>, have: bool, what: &str) {
+    if let Some(want) = want {
+        out.push(Condition {
+            met: want == have,
+            pattern: false,
+            text: if want == have {
+                format!("{what} is {have}")
+            } else {
+                format!("{what} is {have}, not {want}")
+            },
+        });
+    }
 }
 
 #[cfg(test)]
