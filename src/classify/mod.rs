@@ -147,7 +147,7 @@ pub struct Evidence {
     pub format: Option<SuiteFormatName>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Classification {
     pub class: Class,
     pub rule: String,

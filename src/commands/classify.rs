@@ -11,6 +11,8 @@ use crate::suite::{self, SuiteParser, SuiteReport};
 use std::io::Read;
 
 mod json;
+#[cfg(test)]
+pub use json::schema;
 mod text;
 
 use json::print_json;

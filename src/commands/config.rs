@@ -6,7 +6,7 @@ use crate::diag::{self, Stream};
 use crate::error::Result;
 
 /// `config --json`: every key's effective value and where it came from.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct ConfigJson<'a> {
     schema: &'static str,
     repo: &'a str,
@@ -16,13 +16,18 @@ struct ConfigJson<'a> {
     values: Vec<ValueJson<'a>>,
 }
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct ValueJson<'a> {
     key: &'a str,
     value: &'a str,
     source: &'a str,
     env: Option<&'static str>,
     shape: Option<&'static str>,
+}
+
+#[cfg(test)]
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ConfigJson<'static>)).unwrap_or_default()
 }
 
 pub fn show(args: &ConfigArgs) -> Result<u8> {

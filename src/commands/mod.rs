@@ -16,7 +16,7 @@ use crate::exit::Verdict;
 use crate::model::StepResult;
 
 /// `preflight --json`: the steps and what they add up to.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct PreflightJson<'a> {
     schema: &'static str,
     ok: bool,
@@ -26,7 +26,7 @@ struct PreflightJson<'a> {
 }
 
 /// `disconnect --json` on success (its errors are the result object).
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct DisconnectJson<'a> {
     schema: &'static str,
     ok: bool,
@@ -35,6 +35,26 @@ struct DisconnectJson<'a> {
     closed: bool,
     target: Option<&'a str>,
     message: &'a str,
+}
+
+/// The schemas of the smaller commands' `--json` objects, generated from
+/// their types (docs/*.schema.json; see `schemas_are_current`).
+#[cfg(test)]
+pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
+    let of = |s: schemars::Schema| serde_json::to_value(s).unwrap_or_default();
+    vec![
+        ("docs/dry-run.schema.json", crate::run::dry_run_schema()),
+        (
+            "docs/preflight.schema.json",
+            of(schemars::schema_for!(PreflightJson<'static>)),
+        ),
+        (
+            "docs/disconnect.schema.json",
+            of(schemars::schema_for!(DisconnectJson<'static>)),
+        ),
+        ("docs/config.schema.json", config::schema()),
+        ("docs/classify.schema.json", classify::schema()),
+    ]
 }
 
 pub fn preflight(args: &PreflightArgs) -> Result<u8> {
@@ -138,4 +158,26 @@ pub fn completions(args: &crate::cli::CompletionsArgs) -> Result<u8> {
     clap_complete::generate(args.shell, &mut cmd, "stagerun", &mut out);
     diag::write(Stream::Out, &out);
     Ok(crate::exit::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    /// docs/{dry-run,preflight,disconnect,config,classify}.schema.json are
+    /// generated from the types that print those objects; regenerate with
+    /// `STAGERUN_UPDATE_DOCS=1 cargo test --lib schemas_are_current`.
+    #[test]
+    fn schemas_are_current() {
+        for (file, schema) in super::schemas() {
+            let generated = serde_json::to_string_pretty(&schema).unwrap() + "\n";
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+            if std::env::var("STAGERUN_UPDATE_DOCS").as_deref() == Ok("1") {
+                std::fs::write(&path, &generated).unwrap();
+            }
+            let documented = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                documented == generated,
+                "{file} is stale: STAGERUN_UPDATE_DOCS=1 cargo test --lib schemas_are_current"
+            );
+        }
+    }
 }

@@ -12,11 +12,17 @@ use crate::process::supervise::fmt_elapsed;
 use crate::transport::{Channel, display_argv, wrapper};
 
 /// `run --dry-run --json`: the exact argv, and the same as one line.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct DryRunJson<'a> {
     schema: &'static str,
     argv: &'a [String],
     command: &'a str,
+}
+
+/// docs/dry-run.schema.json is generated from it.
+#[cfg(test)]
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(DryRunJson<'static>)).unwrap_or_default()
 }
 
 pub fn print(plan: &Plan, form: DryRunForm) -> Result<()> {

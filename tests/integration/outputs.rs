@@ -420,3 +420,83 @@ fn gitlab_sections_collapse_on_success_and_expand_the_result_otherwise() {
     assert!(result > fail.find("section_end:").unwrap());
     assert!(fail[result..].contains("C4 FAIL"), "{fail:?}");
 }
+
+/// The smaller commands' `--json` objects validate against the schemas
+/// generated from their types (docs/*.schema.json), as printed for real:
+/// dry run, config, classify with --explain, disconnect, preflight.
+#[test]
+fn the_smaller_commands_json_objects_match_their_schemas() {
+    let sb = Sandbox::new();
+    let item = sb.work_item("ORCH-115");
+    sb.write("suite.sh", "echo 'C1 PASS ok'\n");
+    sb.write("err.txt", "bash: docker: command not found\n");
+    let local = [
+        "--repo",
+        "r",
+        "--transport",
+        "local",
+        "--python",
+        "/bin/sh",
+        "--json",
+    ];
+    let object = |args: &[&str], code: i32| {
+        let out = stagerun(sb.path())
+            .args(args)
+            .assert()
+            .code(code)
+            .get_output()
+            .clone();
+        json(&out.stdout)
+    };
+    let mut dry = vec!["run", item.to_str().unwrap(), "--dry-run"];
+    dry.extend(local);
+    dry.extend(["--check-script", "suite.sh"]);
+    let v = object(&dry, 0);
+    assert_eq!(v["schema"], "stagerun.dry-run/1", "{v}");
+    assert_valid_against(&v, "docs/dry-run.schema.json");
+
+    let v = object(&["config", "--repo", "r", "--json"], 0);
+    assert_valid_against(&v, "docs/config.schema.json");
+
+    let v = object(
+        &[
+            "classify",
+            "--exit-code",
+            "1",
+            "--stderr-file",
+            "err.txt",
+            "--explain",
+            "--json",
+        ],
+        0,
+    );
+    assert!(v["near"].is_array(), "{v}");
+    assert_valid_against(&v, "docs/classify.schema.json");
+
+    let v = object(
+        &[
+            "disconnect",
+            "--repo",
+            "r",
+            "--transport",
+            "local",
+            "--json",
+        ],
+        0,
+    );
+    assert_eq!(v["closed"], false, "{v}");
+    assert_valid_against(&v, "docs/disconnect.schema.json");
+
+    let mut pre = vec!["preflight"];
+    pre.extend(local);
+    pre.extend(["--check-script", "suite.sh"]);
+    let out = stagerun(sb.path()).args(&pre).output().unwrap();
+    let v = json(&out.stdout);
+    assert!(v["steps"].is_array(), "{v}");
+    assert_eq!(
+        Some(i32::from(v["exit_code"].as_u64().unwrap() as u8)),
+        out.status.code(),
+        "{v}"
+    );
+    assert_valid_against(&v, "docs/preflight.schema.json");
+}

@@ -6,7 +6,7 @@ use crate::classify::{Class, Classification, Scope};
 use crate::error::Result;
 use crate::exit::Verdict;
 
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct ClassifyJson<'a> {
     #[serde(flatten)]
     classification: &'a Classification,
@@ -21,7 +21,7 @@ struct ClassifyJson<'a> {
 }
 
 /// One rule tried, and the first condition it did not meet.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct Tried<'a> {
     rule: &'a str,
     builtin: bool,
@@ -33,7 +33,7 @@ struct Tried<'a> {
 
 /// A rule whose patterns matched but not all its conditions, and what it
 /// would have meant.
-#[derive(serde::Serialize)]
+#[derive(serde::Serialize, schemars::JsonSchema)]
 struct Near<'a> {
     rule: &'a str,
     class: Class,
@@ -42,6 +42,11 @@ struct Near<'a> {
     unmet: Vec<&'a str>,
     verdict: Verdict,
     verdict_exit_code: u8,
+}
+
+#[cfg(test)]
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ClassifyJson<'static>)).unwrap_or_default()
 }
 
 fn tried(r: &TraceRow) -> Tried<'_> {
