@@ -74,7 +74,7 @@ pub fn preflight(args: &PreflightArgs) -> Result<u8> {
     let (mut session, failure) = match transport.ssh() {
         Some(ssh) if settings.connection_reuse => {
             // The same master rules as `run`, shared when connection_persist is on.
-            match crate::run::persist::session_for(&settings, ssh) {
+            match crate::transport::persist::session_for(&settings, ssh) {
                 Ok(s) => (Some(s), None),
                 Err(f) => (None, Some(f)),
             }
@@ -122,7 +122,7 @@ pub fn disconnect(args: &DisconnectArgs) -> Result<u8> {
             None,
             "nothing to close: the transport is not ssh".to_string(),
         ),
-        Some(ssh) => match crate::run::persist::disconnect(ssh) {
+        Some(ssh) => match crate::transport::persist::disconnect(ssh) {
             Ok(closed) => {
                 let what = if closed { "closed the" } else { "no" };
                 let message = format!("{what} shared ssh master for {}", ssh.target());

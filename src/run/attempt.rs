@@ -266,7 +266,7 @@ impl<'a> Runner<'a> {
             return None;
         }
         self.session = None;
-        match super::persist::session(&self.plan.settings, ssh, self.signals_before) {
+        match crate::transport::persist::session(&self.plan.settings, ssh, self.signals_before) {
             Ok(s) => {
                 self.session = Some(s);
                 None

@@ -6,7 +6,6 @@ pub mod attempt;
 mod dry_run;
 #[cfg(test)]
 pub use dry_run::schema as dry_run_schema;
-pub mod persist;
 pub mod plan;
 mod provenance;
 mod push;

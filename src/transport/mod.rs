@@ -9,6 +9,7 @@
 mod container;
 mod kubectl;
 mod none;
+pub mod persist;
 pub mod session;
 pub mod ssh;
 pub mod wrapper;

@@ -21,7 +21,7 @@ const MASTER_VAR: &str = "STAGERUN_SSH_MASTER";
 
 /// The socket path of the shared master for these ssh settings.
 pub fn shared_socket(ssh: &Ssh) -> Option<PathBuf> {
-    let dir = super::recovery::state_dir()?;
+    let dir = crate::state::state_dir()?;
     let path = dir.join(format!("m-{}", &ssh.fingerprint()[..12]));
     (path.as_os_str().len() < 100).then_some(path)
 }
