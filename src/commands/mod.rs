@@ -37,12 +37,16 @@ struct DisconnectJson<'a> {
     message: &'a str,
 }
 
-/// The schemas of the smaller commands' `--json` objects, generated from
-/// their types (docs/*.schema.json; see `schemas_are_current`).
+/// Every `--json` object's schema, generated from its type: the run's
+/// result, history, status and the smaller commands' objects
+/// (docs/*.schema.json; see `schemas_are_current`).
 #[cfg(test)]
 pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
     let of = |s: schemars::Schema| serde_json::to_value(s).unwrap_or_default();
     vec![
+        ("docs/result.schema.json", crate::model::result_schema()),
+        ("docs/history.schema.json", crate::history::report::schema()),
+        ("docs/status.schema.json", status::schema()),
         ("docs/dry-run.schema.json", crate::run::dry_run_schema()),
         (
             "docs/preflight.schema.json",
@@ -162,8 +166,8 @@ pub fn completions(args: &crate::cli::CompletionsArgs) -> Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    /// docs/{dry-run,preflight,disconnect,config,classify}.schema.json are
-    /// generated from the types that print those objects; regenerate with
+    /// Every docs/*.schema.json is generated from the type that prints its
+    /// object; regenerate with
     /// `STAGERUN_UPDATE_DOCS=1 cargo test --lib schemas_are_current`.
     #[test]
     fn schemas_are_current() {

@@ -223,27 +223,6 @@ fn notes_say_what_the_history_says() {
     );
 }
 
-/// docs/history.schema.json and docs/status.schema.json are generated from
-/// their types; regenerate with `STAGERUN_UPDATE_DOCS=1 cargo test --lib history`.
-#[test]
-fn the_documented_schemas_are_the_types_schemas() {
-    for (file, schema) in [
-        ("docs/history.schema.json", report::schema()),
-        ("docs/status.schema.json", crate::commands::status::schema()),
-    ] {
-        let generated = serde_json::to_string_pretty(&schema).unwrap() + "\n";
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-        if std::env::var("STAGERUN_UPDATE_DOCS").as_deref() == Ok("1") {
-            std::fs::write(&path, &generated).unwrap();
-        }
-        let documented = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            documented == generated,
-            "{file} is stale: STAGERUN_UPDATE_DOCS=1 cargo test --lib history"
-        );
-    }
-}
-
 #[test]
 fn waived_and_skipped_reports_fill_the_window_too() {
     let mut s = Store::default();

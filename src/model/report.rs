@@ -284,24 +284,3 @@ impl RunReport {
 pub fn result_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(RunReport)).unwrap_or_default()
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// docs/result.schema.json is generated from `RunReport`; regenerate
-    /// with `STAGERUN_UPDATE_DOCS=1 cargo test --lib report`.
-    #[test]
-    fn the_documented_schema_is_the_types_schema() {
-        let generated = serde_json::to_string_pretty(&result_schema()).unwrap() + "\n";
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/result.schema.json");
-        if std::env::var("STAGERUN_UPDATE_DOCS").as_deref() == Ok("1") {
-            std::fs::write(&path, &generated).unwrap();
-        }
-        let documented = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            documented == generated,
-            "docs/result.schema.json is stale: STAGERUN_UPDATE_DOCS=1 cargo test --lib report"
-        );
-    }
-}
