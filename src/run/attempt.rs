@@ -70,6 +70,9 @@ pub struct Attempts {
     pub recovered: Option<String>,
     /// `run --preflight`: the steps, in order (a failed one ends the list).
     pub preflight: Vec<crate::preflight::StepResult>,
+    /// This run's own ssh master, told to go: reaped when the attempts are
+    /// dropped, after the log is written, so its goodbye is off the run's path.
+    pub closing_master: Option<Session>,
 }
 
 pub struct Runner<'a> {
@@ -108,6 +111,7 @@ impl<'a> Runner<'a> {
                     interrupted: self.signalled(),
                     recovered,
                     preflight: steps,
+                    closing_master: self.close_master(),
                 };
             }
         }
@@ -126,7 +130,15 @@ impl<'a> Runner<'a> {
             interrupted,
             recovered,
             preflight: steps,
+            closing_master: self.close_master(),
         }
+    }
+
+    /// The master is no longer needed: it starts going now.
+    fn close_master(&mut self) -> Option<Session> {
+        let mut session = self.session.take()?;
+        session.begin_close();
+        Some(session)
     }
 
     /// The last signal, if one came since the run began.

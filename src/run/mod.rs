@@ -94,8 +94,11 @@ fn execute(args: &RunArgs, reporter: &Reporter) -> Result<Option<RunReport>> {
     let mut report = after::report(&plan, &attempts, &decision);
     // What a failing check's history says; the verdict is already decided.
     crate::history::annotate::annotate(&plan.settings, &plan.item.dir, &mut report);
+    let closing_master = attempts.closing_master.take();
     after::record(&plan, &lock, &mut report);
     registry::set_unrecorded(None);
+    // Told to go when the attempts ended; by now it has.
+    drop(closing_master);
     after::notify(
         &plan,
         &mut report,

@@ -18,7 +18,13 @@ pub struct Session {
     child: Option<Child>,
     log: Option<PathBuf>,
     log_read: u64,
+    /// Told to go (`begin_close`): dropping it only reaps it.
+    closing: bool,
 }
+
+/// How often the master is looked at while it opens and while it goes: the
+/// wait is on the run's path, so it is short; a stat or a waitpid is cheap.
+const MASTER_POLL: Duration = Duration::from_millis(1);
 
 /// Why no master could be opened: what ssh said, for the rules.
 #[derive(Debug, Default)]
@@ -92,6 +98,7 @@ impl Session {
             child: None,
             log: Some(log),
             log_read: 0,
+            closing: false,
         };
         let until = Instant::now() + ssh.connect_timeout + Duration::from_secs(10);
         loop {
@@ -121,7 +128,7 @@ impl Session {
                     interrupted,
                 });
             }
-            std::thread::sleep(Duration::from_millis(5));
+            std::thread::sleep(MASTER_POLL);
         }
     }
 
@@ -139,6 +146,7 @@ impl Session {
             child: None,
             log,
             log_read,
+            closing: false,
         }
     }
 
@@ -172,12 +180,36 @@ impl Session {
     }
 }
 
+impl Session {
+    /// Tells our own master to go (TERM lets it remove its socket and say
+    /// goodbye) without waiting: the log is written while it closes, and
+    /// dropping the session reaps it. A shared master stays.
+    pub fn begin_close(&mut self) {
+        if let Some(child) = &self.child
+            && !self.closing
+        {
+            crate::process::group::signal(child.id() as i32, libc::SIGTERM);
+            self.closing = true;
+        }
+    }
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            // TERM lets the master remove its socket and say goodbye.
-            crate::process::group::terminate(child.id() as i32, Duration::from_secs(1), &|| false);
-            let _ = child.wait();
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let group = child.id() as i32;
+        if !self.closing {
+            crate::process::group::signal(group, libc::SIGTERM);
         }
+        // The master itself is reaped as soon as it is gone; then its group
+        // (a ProxyCommand it started) gets what is left of the second.
+        let until = Instant::now() + Duration::from_secs(1);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < until {
+            std::thread::sleep(MASTER_POLL);
+        }
+        crate::process::group::terminate(group, Duration::from_millis(300), &|| false);
+        let _ = child.wait();
     }
 }
