@@ -85,10 +85,15 @@ def skipped(fid, name, why):
     print(f"{fid:<3} {name:<44} SKIPPED: {why}", flush=True)
 
 
-def timed(cmd, env=None, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=None):
-    """Wall time (ms), peak RSS (MiB) and exit code of one run."""
+def timed(cmd, env=None, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=None, stdin_text=None):
+    """Wall time (ms), peak RSS (MiB) and exit code of one run; stdin_text,
+    when given, is what the command reads on stdin (then end of file)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=stdout, stderr=stderr, cwd=cwd)
+    stdin = subprocess.PIPE if stdin_text is not None else None
+    proc = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=stdout, stderr=stderr, cwd=cwd)
+    if stdin_text is not None:
+        proc.stdin.write(stdin_text.encode())
+        proc.stdin.close()
     _, status, usage = os.wait4(proc.pid, 0)
     return (time.perf_counter() - start) * 1000, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
 
@@ -301,12 +306,22 @@ def bench_remote_pass(tmp, staging):
         # stagerun's own fresh-connection options, plus the benchmark's keys.
         return ["ssh", *staging.ssh_options(), *argv[1:]]
 
+    def not_adopted(ms):
+        # A run that adopted an earlier one's end never started the suite:
+        # timing it would measure the adoption, not a run.
+        with open(os.path.join(item, "15-staging-log.md")) as f:
+            if "\nadopted: false\n" not in f.read():
+                sys.exit("figure 2: a stagerun sample adopted an earlier run instead of running the suite")
+        return ms
+
     ours_pct, wrapper_pct, direct_pct, raw_ms = [], [], [], []
     for _ in range(RUNS):
         r = timed(raw, env)[0]
-        s = timed(ours, env)[0]
-        w = timed(wrapped(), env)[0]
-        d = timed(direct, env)[0]
+        s = not_adopted(timed(ours, env)[0])
+        # The receipt stagerun sends after the end: without it the wrapper
+        # keeps the run's end for adoption, and the next sample adopts it.
+        w = timed(wrapped(), env, stdin_text="a\n")[0]
+        d = not_adopted(timed(direct, env)[0])
         raw_ms.append(r)
         ours_pct.append((s - r) / r * 100)
         wrapper_pct.append((w - r) / r * 100)
