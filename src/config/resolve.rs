@@ -212,15 +212,46 @@ fn file_layers(req: &Request, path: &Path, text: &str) -> Result<([Layer; 2], Op
 /// `scope`), the defaults. A disabled runner skips (exit 3) even when the
 /// rest of the configuration is broken. Some(reason) means skip.
 pub fn skip_reason(req: &Request) -> Result<Option<String>> {
+    skip_reason_in(req, &mut ConfigFile::unread(req))
+}
+
+/// The config file of one resolution, read at most once: the kill-switch
+/// may need it before the rest of the settings do.
+struct ConfigFile<'r, 'a> {
+    req: &'r Request<'a>,
+    read: Option<Option<(PathBuf, String)>>,
+}
+
+impl<'r, 'a> ConfigFile<'r, 'a> {
+    fn unread(req: &'r Request<'a>) -> Self {
+        ConfigFile { req, read: None }
+    }
+
+    fn get(&mut self) -> Result<Option<&(PathBuf, String)>> {
+        if self.read.is_none() {
+            self.read = Some(self.req.read_file()?);
+        }
+        Ok(self.read.as_ref().and_then(Option::as_ref))
+    }
+
+    fn into_contents(self) -> Result<Option<(PathBuf, String)>> {
+        match self.read {
+            Some(read) => Ok(read),
+            None => self.req.read_file(),
+        }
+    }
+}
+
+fn skip_reason_in(req: &Request, file: &mut ConfigFile) -> Result<Option<String>> {
     let mut layers = Layers(vec![req.flag_layer(), req.env_layer()]);
     let disabled = |source: &Source| Ok(Some(format!("runner disabled by {source}")));
     if let Some((false, source)) = layers.find::<bool>("enabled")? {
         return disabled(&source);
     }
     if !(layers.has("enabled") && layers.has("scope"))
-        && let Some((path, text)) = req.read_file()?
+        && let Some((path, text)) = file.get()?
     {
-        layers.0.push(minimal_file_layer(&path, &text)?);
+        layers.0.push(minimal_file_layer(path, text)?);
     }
     layers.0.push(defaults_layer()?);
     let (enabled, source) = layers.value::<bool>("enabled")?;
@@ -258,17 +289,18 @@ pub fn resolve_with<T>(
             "invalid --repo: contains a control character".into(),
         ));
     }
+    let mut file = ConfigFile::unread(req);
     if req.purpose != Purpose::Inspect {
         if req.repo.trim().is_empty() {
             return Err(Error::Usage(
                 "--repo must name the repository (it selects scope and per-repo settings)".into(),
             ));
         }
-        if let Some(why) = skip_reason(req)? {
+        if let Some(why) = skip_reason_in(req, &mut file)? {
             return Err(Error::Skipped(why));
         }
     }
-    let file = req.read_file()?;
+    let file = file.into_contents()?;
     let mut layers = vec![req.flag_layer(), req.env_layer()];
     let mut no_section = None;
     if let Some((path, text)) = &file {
