@@ -101,6 +101,7 @@ fn yaml_error(e: &serde_saphyr::Error) -> String {
 }
 
 impl RuleSet {
+    #[cfg(test)]
     pub fn builtin() -> RuleSet {
         // The embedded table is part of the binary and covered by tests.
         RuleSet::load(None).expect("built-in rules are valid")
