@@ -534,6 +534,25 @@ def bench_gate(tmp):
 
 # --- the run -------------------------------------------------------------------
 
+def linked(path):
+    """How the measured binary was linked: `make build` links it statically
+    and without PIE on Linux/glibc; `cargo build --release` does not, and
+    figure 1 differs by ~0.7 ms between the two (docs/performance.md)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return "unknown"
+    if head[:4] != b"\x7fELF":
+        return "not ELF"
+    number = lambda at, size: int.from_bytes(head[at:at + size], "little")
+    kind = {2: "non-PIE", 3: "PIE"}.get(number(16, 2), "unknown type")
+    # A PT_INTERP program header names the dynamic loader (ELF64 layout).
+    phoff, phentsize, phnum = number(32, 8), number(54, 2), number(56, 2)
+    dynamic = any(number(phoff + i * phentsize, 4) == 3 for i in range(phnum))
+    return f"{'dynamic' if dynamic else 'static'}, {kind}"
+
+
 def machine():
     def first(cmd):
         try:
@@ -548,6 +567,7 @@ def machine():
         pass
     fs = first(["stat", "-f", "-c", "%T", os.path.join(ROOT, "target")])
     return {
+        "linked": linked(BIN),
         "cpu": cpu, "cores": os.cpu_count(), "kernel": platform.release(), "target_fs": fs,
         "ssh": subprocess.run(["ssh", "-V"], capture_output=True, text=True).stderr.strip(),
         "docker": first(["docker", "version", "--format", "{{.Server.Version}}"]),
@@ -555,15 +575,31 @@ def machine():
     }
 
 
+def installed_copy(directory):
+    """The binary as `make install` (or a release tarball) puts it: a copy
+    written in one go. The linker's own output file may sit in the page
+    cache in smaller pieces, which costs a trivial run ~20 more page faults
+    (~0.3 ms, figure 1) depending on how it was written and read back."""
+    global BIN
+    os.makedirs(os.path.join(directory, "bin"))
+    copy = os.path.join(directory, "bin", "stagerun")
+    shutil.copy2(BIN, copy)
+    BIN = copy
+
+
 def main():
+    global BIN
     if not os.path.exists(BIN):
         sys.exit(f"{BIN} missing: run `make bench` (it builds release first)")
+    built = BIN
     info = machine()
     print(f"stagerun bench: {RUNS} samples per figure (BENCH_RUNS); {info['cpu']}, {info['cores']} cores, "
-          f"kernel {info['kernel']}, target on {info['target_fs']}")
+          f"kernel {info['kernel']}, target on {info['target_fs']}; {BIN} {info['linked']}")
     print(f"{'id':<3} {'figure':<44} {'median':>13} {'[p25 .. p75]':>22}  {'baseline':>22}  {'goal':<30} result")
     os.makedirs(os.path.join(ROOT, "target"), exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="stagerun-bench-", dir=os.path.join(ROOT, "target")) as tmp:
+        installed_copy(tmp)
+        print(f"    measured: a copy of {built} in the benchmark's folder, as installed", flush=True)
         if wanted("1"):
             bench_overhead(tmp)
         staging = Staging(tmp)
