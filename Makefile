@@ -12,7 +12,8 @@ DESTDIR ?=
 # (docs/performance.md, figure 1). cargo rustc gives the flags to stagerun's
 # own link only, so the proc macros still build as shared objects. Without a
 # static libc.a (or off glibc) it is the usual dynamic build. The release
-# tarballs (make dist) stay dynamic, for their glibc 2.17 floor.
+# tarballs (make dist) stay dynamic, for their glibc 2.17 floor;
+# `make build RELEASE_LINK=` (or install) gives the usual dynamic build.
 HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
 STATIC_LIBC := $(shell cc -print-file-name=libc.a 2>/dev/null)
 ifneq ($(filter %-linux-gnu,$(HOST)),)

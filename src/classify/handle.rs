@@ -23,7 +23,7 @@ impl LazySet {
         self.set.get()
     }
 
-    /// Compiles it now if nobody has (waiting for the rules to be parsed).
+    /// Compiles it now if nobody has.
     pub fn get(&self) -> &RegexSet {
         self.set.get_or_init(|| {
             // Only the built-in table comes here uncompiled, and it compiles
@@ -144,7 +144,7 @@ impl RulesHandle {
         let _ = sets.stdout.set.set(o);
     }
 
-    /// Waits for the rules if they are still loading.
+    /// The rules (parsed when the handle was made).
     pub fn get(&self) -> &RuleSet {
         self.rules.wait()
     }

@@ -118,7 +118,7 @@ impl RuleSet {
     }
 
     /// The rules without their compiled pattern sets (the built-ins are
-    /// known valid: their sets compile in the background).
+    /// known valid: their sets compile on first use).
     pub(super) fn parse(user_file: Option<&Path>) -> Result<RuleSet> {
         let builtin: Vec<RuleSpec> = serde_json::from_str(BUILTIN_RULES_JSON)
             .map_err(|e| Error::Internal(format!("built-in rules: {e}")))?;

@@ -97,7 +97,8 @@ fn execute(args: &RunArgs, reporter: &Reporter) -> Result<Option<RunReport>> {
     let closing_master = attempts.closing_master.take();
     after::record(&plan, &lock, &mut report);
     registry::set_unrecorded(None);
-    // Told to go when the attempts ended; by now it has.
+    // Told to go when the attempts ended; reaped here (it has usually gone
+    // during the log write; at most ~1 s more, then killed).
     drop(closing_master);
     after::notify(
         &plan,

@@ -203,13 +203,26 @@ impl Drop for Session {
         if !self.closing {
             crate::process::group::signal(group, libc::SIGTERM);
         }
-        // The master itself is reaped as soon as it is gone; then its group
-        // (a ProxyCommand it started) gets what is left of the second.
+        // A second signal stops the waiting: KILL at once.
+        let before = crate::signals::count();
+        let hurry = move || crate::signals::count() > before;
+        // The master is watched without being reaped, so its pid (and group
+        // id) stays ours until its group has been dealt with.
         let until = Instant::now() + Duration::from_secs(1);
-        while matches!(child.try_wait(), Ok(None)) && Instant::now() < until {
+        while !exited(group) && Instant::now() < until && !hurry() {
             std::thread::sleep(MASTER_POLL);
         }
-        crate::process::group::terminate(group, Duration::from_millis(300), &|| false);
+        crate::process::group::terminate(group, Duration::from_millis(300), &hurry);
         let _ = child.wait();
+    }
+}
+
+/// True once our child `pid` has ended; it stays a zombie until waited for.
+fn exited(pid: i32) -> bool {
+    // SAFETY: waitid with WNOWAIT only looks; info is plain data it fills.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let flags = libc::WEXITED | libc::WNOHANG | libc::WNOWAIT;
+        libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) == 0 && info.si_pid() != 0
     }
 }
