@@ -136,7 +136,7 @@ impl<'a> Runner<'a> {
 
     /// The master is no longer needed: it starts going now.
     fn close_master(&mut self) -> Option<Session> {
-        let mut session = self.session.take()?;
+        let session = self.session.take()?;
         session.begin_close();
         Some(session)
     }

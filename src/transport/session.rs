@@ -18,8 +18,6 @@ pub struct Session {
     child: Option<Child>,
     log: Option<PathBuf>,
     log_read: u64,
-    /// Told to go (`begin_close`): dropping it only reaps it.
-    closing: bool,
 }
 
 /// How often the master is looked at while it opens and while it goes: the
@@ -98,7 +96,6 @@ impl Session {
             child: None,
             log: Some(log),
             log_read: 0,
-            closing: false,
         };
         let until = Instant::now() + ssh.connect_timeout + Duration::from_secs(10);
         loop {
@@ -146,7 +143,6 @@ impl Session {
             child: None,
             log,
             log_read,
-            closing: false,
         }
     }
 
@@ -178,18 +174,13 @@ impl Session {
         }
         text
     }
-}
 
-impl Session {
     /// Tells our own master to go (TERM lets it remove its socket and say
     /// goodbye) without waiting: the log is written while it closes, and
     /// dropping the session reaps it. A shared master stays.
-    pub fn begin_close(&mut self) {
-        if let Some(child) = &self.child
-            && !self.closing
-        {
+    pub fn begin_close(&self) {
+        if let Some(child) = &self.child {
             crate::process::group::signal(child.id() as i32, libc::SIGTERM);
-            self.closing = true;
         }
     }
 }
@@ -200,9 +191,9 @@ impl Drop for Session {
             return;
         };
         let group = child.id() as i32;
-        if !self.closing {
-            crate::process::group::signal(group, libc::SIGTERM);
-        }
+        // (Again after begin_close: a master that has gone is a zombie
+        // still, so the signal reaches nothing else.)
+        crate::process::group::signal(group, libc::SIGTERM);
         // A second signal stops the waiting: KILL at once.
         let before = crate::signals::count();
         let hurry = move || crate::signals::count() > before;
