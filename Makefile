@@ -14,13 +14,10 @@ DESTDIR ?=
 # static libc.a (or off glibc) it is the usual dynamic build. The release
 # tarballs (make dist) stay dynamic, for their glibc 2.17 floor;
 # `make build RELEASE_LINK=` (or install) gives the usual dynamic build.
-HOST := $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
-STATIC_LIBC := $(shell cc -print-file-name=libc.a 2>/dev/null)
-ifneq ($(filter %-linux-gnu,$(HOST)),)
-ifneq ($(filter /%,$(STATIC_LIBC)),)
-RELEASE_LINK := -- -C target-feature=+crt-static -C relocation-model=static
-endif
-endif
+# (Recursive variables: rustc and cc are asked only when build expands them.)
+HOST = $(shell rustc -vV 2>/dev/null | sed -n 's/^host: //p')
+STATIC_LIBC = $(shell cc -print-file-name=libc.a 2>/dev/null)
+RELEASE_LINK = $(if $(and $(filter %-linux-gnu,$(HOST)),$(filter /%,$(STATIC_LIBC))),-- -C target-feature=+crt-static -C relocation-model=static)
 
 build:
 	$(CARGO) rustc --release --bin stagerun $(RELEASE_LINK)
